@@ -1,0 +1,211 @@
+import { join } from 'node:path';
+import { createPiaRegister, type PiaRegister } from './assessments/pia-register.js';
+import { createAuditLog, type AuditLog } from './audit/audit-log.js';
+import { createCaptureService, type CaptureService } from './capture/capture-service.js';
+import { createImageRecords, type ImageRecords } from './capture/image-records.js';
+import { createViolationReporter, type ViolationReporter } from './capture/violation-reporter.js';
+import { randomIds, systemClock, type Clock, type Ids } from './clock.js';
+import { loadConfig, type LoadedConfig } from './config/load-config.js';
+import type { AgentConfig } from './config/schema.js';
+import type { JurisdictionProfile } from './config/jurisdictions.js';
+import { buildServer } from './http/build-server.js';
+import { loadKeys, type AgentKeys } from './keys/agent-keys.js';
+import { createLifecycle, type Lifecycle, type Service } from './lifecycle.js';
+import { createLogger, type Logger } from './log.js';
+import { createNoticeRegister, type NoticeRegister } from './notices/notice-register.js';
+import { createOutbox, type Outbox } from './reporting/outbox.js';
+import { createPurgeService, type PurgeService } from './retention/purge-service.js';
+import { createBlobStore, type BlobStore } from './store/blob-store.js';
+import { openDatabase, type Db } from './store/open-database.js';
+import { reconcileStore } from './store/reconcile.js';
+
+/**
+ * The composition root: every service of the agent, built in dependency order. The CLI and
+ * `camwarden run` share it, so a command and an HTTP route call the same functions.
+ */
+export interface AgentServices {
+  loaded: LoadedConfig;
+  config: AgentConfig;
+  profile: JurisdictionProfile;
+  keys: AgentKeys;
+  db: Db;
+  blobs: BlobStore;
+  audit: AuditLog;
+  outbox: Outbox;
+  notices: NoticeRegister;
+  pias: PiaRegister;
+  images: ImageRecords;
+  violations: ViolationReporter;
+  capture: CaptureService;
+  purge: PurgeService;
+  clock: Clock;
+  ids: Ids;
+  log: Logger;
+  close(): void;
+}
+
+export interface BuildOptions {
+  configPath: string;
+  clock?: Clock;
+  ids?: Ids;
+  log?: Logger;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function databaseFile(config: AgentConfig): string {
+  return join(config.agent.dataDir, 'camwarden.db');
+}
+
+export function buildServices(opts: BuildOptions): AgentServices {
+  const loaded = loadConfig(opts.configPath);
+  const { config, profile } = loaded;
+  const clock = opts.clock ?? systemClock;
+  const ids = opts.ids ?? randomIds;
+  const log = opts.log ?? createLogger(config.agent.logLevel);
+  const keys = loadKeys(config.agent.keysDir, opts.env);
+  const db = openDatabase(databaseFile(config));
+  try {
+    const blobs = createBlobStore({ dir: join(config.agent.dataDir, 'blobs'), key: keys.dataKey });
+    const audit = createAuditLog({ db, clock });
+    const outbox = createOutbox({ db, keys, agentId: config.agent.id, clock, ids });
+    const cameraIds = config.cameras.map((c) => c.id);
+    const notices = createNoticeRegister({
+      db,
+      audit,
+      outbox,
+      blobs,
+      clock,
+      ids,
+      reverifyDays: profile.parameters.noticeReverifyDays,
+      knownCameras: () => cameraIds,
+    });
+    const pias = createPiaRegister({
+      db,
+      audit,
+      outbox,
+      clock,
+      ids,
+      retentionYears: profile.parameters.piaRetentionYears,
+      reviewMonths: profile.parameters.piaReviewMonths,
+    });
+    const images = createImageRecords({ db });
+    const violations = createViolationReporter({ db, audit, outbox, clock, windowMs: config.capture.blockedReportSeconds * 1000 });
+    const capture = createCaptureService({
+      db,
+      settings: {
+        agentId: config.agent.id,
+        siteId: config.site.id,
+        handler: config.site.operator.name,
+        retentionDays: config.capture.retentionDays,
+        limits: { maxBytes: config.capture.maxBytes, maxWidth: config.capture.maxWidth, maxHeight: config.capture.maxHeight },
+        cameras: config.cameras,
+        rules: { forbiddenLocationClasses: profile.parameters.forbiddenLocationClasses, citations: profile.citations },
+        legalBasis: profile.citations['purposeLimitation'] ?? 'PIPL Art. 26',
+      },
+      keys,
+      blobs,
+      images,
+      notices,
+      pias,
+      audit,
+      outbox,
+      violations,
+      clock,
+      ids,
+      log: log.child({ component: 'capture' }),
+    });
+    const purge = createPurgeService({ db, images, blobs, pias, audit, outbox, clock });
+    return {
+      loaded,
+      config,
+      profile,
+      keys,
+      db,
+      blobs,
+      audit,
+      outbox,
+      notices,
+      pias,
+      images,
+      violations,
+      capture,
+      purge,
+      clock,
+      ids,
+      log,
+      close: () => {
+        if (db.open) db.close();
+      },
+    };
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+function every(name: string, ms: number, task: () => void, log: Logger): Service {
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    name,
+    start() {
+      timer = setInterval(() => {
+        try {
+          task();
+        } catch (error) {
+          log.error({ task: name, err: error }, 'scheduled task failed');
+        }
+      }, ms);
+      timer.unref();
+    },
+    stop() {
+      clearInterval(timer);
+    },
+  };
+}
+
+/** The running agent: services in start order; stop walks them in reverse. */
+export function createAgent(s: AgentServices): Lifecycle & { address(): string | undefined } {
+  const log = s.log;
+  let address: string | undefined;
+  const server = buildServer({ services: s, log: log.child({ component: 'http' }) });
+  const services: Service[] = [
+    {
+      name: 'store',
+      start() {
+        const r = reconcileStore(s);
+        log.info({ ...r, rowsWithoutFile: r.rowsWithoutFile.length }, 'store reconciled');
+      },
+      stop() {
+        s.close();
+      },
+    },
+    {
+      name: 'capture',
+      start() {},
+      stop: () => s.capture.drain(),
+    },
+    every('violation-flush', 5_000, () => s.violations.flush(), log),
+    every(
+      'retention',
+      s.config.retention.purgeEveryMinutes * 60_000,
+      () => {
+        const r = s.purge.purge();
+        if (r.images > 0 || r.assessments > 0) log.info(r, 'retention purge');
+      },
+      log,
+    ),
+    {
+      name: 'http',
+      async start() {
+        address = await server.listen({ host: s.config.http.host, port: s.config.http.port });
+        log.info({ address }, 'http listening');
+      },
+      stop: () => server.close(),
+    },
+  ];
+  const lifecycle = createLifecycle(services, log);
+  return {
+    ...lifecycle,
+    address: () => address,
+  };
+}

@@ -1,0 +1,149 @@
+import { create as createQr } from 'qrcode';
+import sharp from 'sharp';
+import { CamwardenError } from '../errors.js';
+import { checkNoticeContent, type NoticeContent, type NoticeText } from './notice-content.js';
+import {
+  FACE_LABELS,
+  FIELD_LABELS,
+  LARGE_THEME,
+  MM_PER_PT,
+  NORMAL_THEME,
+  PAPERS,
+  footerItems,
+  layoutSign,
+  qrSide,
+  type Layout,
+} from './sign-layout.js';
+
+/** The printable sign behind `camwarden notice render ID` (DESIGN: Notice; R1, R2, R18). */
+
+export interface SignInput {
+  id: string;
+  content: NoticeContent;
+  rightsUrl: string;
+  cameras: string[];
+  verifiedAt?: string;
+  expiresAt?: string;
+  site: { name: string };
+}
+
+export type PaperSize = 'A4' | 'A3';
+
+export interface SignOptions {
+  paper: PaperSize;
+  largePrint: boolean;
+}
+
+// Body sizes in points at print size. The floors are the legibility limits; large print is
+// Measures Art. 5's accessible variant and always at least 1.5x the normal sign's size.
+const NORMAL_PT = { preferred: 14, floor: 12 };
+const LARGE_PT = { preferred: 21, floor: 18 };
+const LARGE_RATIO = 1.5;
+const STEP_PT = 0.5;
+
+/** Modules smaller than this stop cheap phone cameras from reading the code at arm's length. */
+const MIN_QR_MODULE_MM = 0.6;
+
+function validate(input: SignInput, paper: PaperSize): void {
+  // Shenzhen Art. 14: a sign that leaves out a required item is not printed at all.
+  checkNoticeContent(input.content);
+  if (!/^https?:\/\/\S+$/u.test(input.rightsUrl)) {
+    throw new CamwardenError('input.invalid', `rights URL must be an http(s) URL, got ${JSON.stringify(input.rightsUrl)}`, {
+      field: 'rightsUrl',
+    });
+  }
+  const modules = createQr(input.rightsUrl, { errorCorrectionLevel: 'M' }).modules.size + 8;
+  if (qrSide(paper) / modules < MIN_QR_MODULE_MM) {
+    throw new CamwardenError('input.invalid', `rights URL is too long for a QR code that scans on ${paper}; use a shorter URL`, {
+      field: 'rightsUrl',
+      details: { length: input.rightsUrl.length },
+    });
+  }
+}
+
+/** The largest body size from `preferred` down to `floor` (points) at which everything fits. */
+function fit(input: SignInput, opts: SignOptions, preferred: number, floor: number): Layout & { bodyPt: number } {
+  const theme = opts.largePrint ? LARGE_THEME : NORMAL_THEME;
+  let last: Layout | undefined;
+  for (let pt = preferred; pt >= floor - 1e-9; pt -= STEP_PT) {
+    last = layoutSign(input, opts.paper, theme, pt * MM_PER_PT);
+    if (last.overflow <= 0) return { ...last, bodyPt: pt };
+  }
+  const variant = `${opts.paper}${opts.largePrint ? ' large print' : ''}`;
+  const advice = opts.paper === 'A4' ? 'print it on A3 (--paper A3) or shorten the text' : 'shorten the text';
+  throw new CamwardenError(
+    'input.invalid',
+    `notice ${input.id} is too long for ${variant}: even at ${floor} pt it runs ` +
+      `${Math.ceil(last?.overflow ?? 0)} mm past the page; ${advice}`,
+    { field: 'paper', details: { paper: opts.paper, largePrint: opts.largePrint, floorPt: floor } },
+  );
+}
+
+function layout(input: SignInput, opts: SignOptions): Layout & { bodyPt: number } {
+  validate(input, opts.paper);
+  const normal = fit(input, { ...opts, largePrint: false }, NORMAL_PT.preferred, NORMAL_PT.floor);
+  if (!opts.largePrint) return normal;
+  const floor = Math.max(LARGE_PT.floor, LARGE_RATIO * normal.bodyPt);
+  return fit(input, opts, Math.max(LARGE_PT.preferred, floor), floor);
+}
+
+/**
+ * The sign as a standalone SVG in millimetres (print it at 100 %). Throws `input.invalid` when
+ * the text does not fit the paper at a legible size, `notice.incomplete` when content is missing.
+ */
+export async function renderSignSvg(input: SignInput, opts: SignOptions): Promise<string> {
+  return layout(input, opts).svg;
+}
+
+/**
+ * librsvg converts millimetres at the requested density and sharp then scales by density/72 once
+ * more (a 150 dpi A4 came out 2584 px wide), so the rasteriser gets the page in points, which
+ * sharp reads as 1/72 inch. The SVG file itself keeps millimetres so it prints at true size.
+ */
+function forRaster(svg: string, paper: PaperSize): string {
+  const { width, height } = PAPERS[paper];
+  const pt = (mm: number): string => (Math.round((mm / MM_PER_PT) * 100) / 100).toString();
+  return svg.replace(`width="${width}mm" height="${height}mm"`, `width="${pt(width)}" height="${pt(height)}"`);
+}
+
+/** The sign rasterised at `dpi` (default 150), with the DPI recorded so it prints at true size. */
+export async function renderSignPng(input: SignInput, opts: SignOptions & { dpi?: number }): Promise<Buffer> {
+  const dpi = opts.dpi ?? 150;
+  if (!Number.isFinite(dpi) || dpi < 72 || dpi > 600) {
+    throw new CamwardenError('input.invalid', `dpi must be between 72 and 600, got ${dpi}`, { field: 'dpi' });
+  }
+  const svg = forRaster(await renderSignSvg(input, opts), opts.paper);
+  return sharp(Buffer.from(svg), { density: dpi }).flatten({ background: '#ffffff' }).png().withDensity(dpi).toBuffer();
+}
+
+const TEXT_HEADINGS = {
+  zh: { rightsPage: '了解并行使您的权利，请访问', colon: '：', stop: '。' },
+  en: { rightsPage: 'Read about and exercise your rights at', colon: ': ', stop: '.' },
+} as const;
+
+function section(input: SignInput, lang: 'zh' | 'en', text: NoticeText): string[] {
+  const h = TEXT_HEADINGS[lang];
+  const item = (label: { zh: string; en: string }, value: string): string => `${label[lang]}${h.colon}${value}`;
+  const out = [text.title];
+  if (input.content.terms.faceRecognition) {
+    out.push(FACE_LABELS.heading[lang] + h.stop);
+    for (const f of FACE_LABELS.fields) out.push(item(f, text[f.field] ?? ''));
+  }
+  for (const f of FIELD_LABELS) out.push(item(f, text[f.field] ?? ''));
+  out.push(`${h.rightsPage} ${input.rightsUrl}`);
+  for (const { label, value } of footerItems(input).flat()) out.push(value === undefined ? label[lang] : item(label, value));
+  return out;
+}
+
+/**
+ * The sign as plain text for screen readers and audio announcements (Measures Art. 5): each
+ * language as one block in the sign's reading order, so a speech engine switches voice once,
+ * and the rights URL written out because a listener cannot scan a QR code.
+ */
+export function renderSignText(input: SignInput): string {
+  checkNoticeContent(input.content);
+  const { zh, en } = input.content.text;
+  const blocks = [section(input, 'zh', zh)];
+  if (en !== undefined) blocks.push(section(input, 'en', en));
+  return blocks.map((lines) => lines.join('\n')).join('\n\n') + '\n';
+}

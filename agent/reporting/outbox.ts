@@ -1,0 +1,44 @@
+import type { Clock, Ids } from '../clock.js';
+import type { AgentKeys } from '../keys/agent-keys.js';
+import type { Db } from '../store/open-database.js';
+import { PROTOCOL_VERSION, signEnvelope, type Envelope, type ReportKind } from './protocol.js';
+
+/**
+ * The outbox: signed envelopes written in the same transaction as the state they describe,
+ * drained in order by the publisher. The registry being away never stops the agent.
+ */
+export interface Outbox {
+  /** Call inside the transaction that changes the state the event reports. */
+  add(kind: ReportKind, body: Record<string, unknown>): Envelope;
+  pending(limit: number): Envelope[];
+  markSent(seqs: number[]): void;
+  countPending(): number;
+}
+
+export function createOutbox({ db, keys, agentId, clock, ids }: { db: Db; keys: AgentKeys; agentId: string; clock: Clock; ids: Ids }): Outbox {
+  const nextSeq = db.prepare<[], { seq: number | null }>('SELECT max(seq) AS seq FROM outbox');
+  const insert = db.prepare('INSERT INTO outbox (seq, id, kind, ts, envelope) VALUES (?, ?, ?, ?, ?)');
+  const pendingStmt = db.prepare<[number], { envelope: string }>('SELECT envelope FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?');
+  const mark = db.prepare('UPDATE outbox SET sent_at = ? WHERE seq = ?');
+  const countStmt = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL');
+
+  const addTx = db.transaction((kind: ReportKind, body: Record<string, unknown>): Envelope => {
+    const seq = (nextSeq.get()?.seq ?? 0) + 1;
+    const envelope = signEnvelope(
+      { v: PROTOCOL_VERSION, id: ids.next(), agent: agentId, seq, ts: clock.now().toISOString(), kind, body, kid: keys.keyId },
+      keys.signingKey,
+    );
+    insert.run(seq, envelope.id, kind, envelope.ts, JSON.stringify(envelope));
+    return envelope;
+  });
+
+  return {
+    add: (kind, body) => (db.inTransaction ? addTx(kind, body) : addTx.immediate(kind, body)),
+    pending: (limit) => pendingStmt.all(limit).map((r) => JSON.parse(r.envelope) as Envelope),
+    markSent: db.transaction((seqs: number[]) => {
+      const now = clock.now().toISOString();
+      for (const s of seqs) mark.run(now, s);
+    }),
+    countPending: () => countStmt.get()?.n ?? 0,
+  };
+}

@@ -1,0 +1,130 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { open, rename } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { CamwardenError } from '../errors.js';
+
+/**
+ * Encrypted blob files (Shenzhen Art. 77: encrypted storage of sensitive data).
+ * Layout: "CWB1" | nonce (12) | ciphertext | GCM tag (16). The blob's name is bound in as
+ * additional data, so a blob copied over another one fails to decrypt.
+ */
+const MAGIC = Buffer.from('CWB1');
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+const TEMP_PREFIX = '.tmp-';
+
+export interface BlobStore {
+  /** Encrypts and writes atomically (temp file, fsync, rename, fsync dir). Returns the relative file name. */
+  write(name: string, plaintext: Buffer): Promise<string>;
+  read(file: string): Buffer;
+  remove(file: string): void;
+  exists(file: string): boolean;
+  /** Every committed blob file, relative names. */
+  list(): string[];
+  /** Removes temp files left by a crash mid-write; returns how many. */
+  sweepTemp(): number;
+  readonly dir: string;
+}
+
+export function encryptBlob(key: Buffer, name: string, plaintext: Buffer): Buffer {
+  const nonce = randomBytes(NONCE_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', key, nonce);
+  cipher.setAAD(Buffer.from(name));
+  const body = cipher.update(plaintext);
+  cipher.final();
+  return Buffer.concat([MAGIC, nonce, body, cipher.getAuthTag()]);
+}
+
+export function decryptBlob(key: Buffer, name: string, blob: Buffer): Buffer {
+  if (blob.length < MAGIC.length + NONCE_BYTES + TAG_BYTES || !blob.subarray(0, 4).equals(MAGIC)) {
+    throw new CamwardenError('store.io', `blob ${name} is not a camwarden blob`);
+  }
+  const nonce = blob.subarray(4, 4 + NONCE_BYTES);
+  const tag = blob.subarray(blob.length - TAG_BYTES);
+  const decipher = createDecipheriv('aes-256-gcm', key, nonce);
+  decipher.setAAD(Buffer.from(name));
+  decipher.setAuthTag(tag);
+  try {
+    return Buffer.concat([decipher.update(blob.subarray(4 + NONCE_BYTES, blob.length - TAG_BYTES)), decipher.final()]);
+  } catch (error) {
+    throw new CamwardenError('store.io', `blob ${name} failed authentication (altered, or another data key)`, { cause: error });
+  }
+}
+
+/** Writes bytes atomically and durably: temp file, fsync, rename, fsync of the folder. */
+export async function writeFileAtomic(dir: string, relative: string, bytes: Buffer): Promise<void> {
+  const final = join(dir, relative);
+  const temp = join(dir, `${TEMP_PREFIX}${relative.replaceAll('/', '_')}-${process.pid}`);
+  const fh = await open(temp, 'w', 0o600);
+  try {
+    await fh.writeFile(bytes);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(temp, final);
+  const dh = await open(dirname(final), 'r');
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
+  }
+}
+
+export function createBlobStore({ dir, key }: { dir: string; key: Buffer }): BlobStore {
+  if (key.length !== 32) throw new CamwardenError('keys.invalid', 'data key must be 32 bytes (AES-256)');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const shardsMade = new Set<string>();
+
+  function fileFor(name: string): string {
+    if (!/^[A-Za-z0-9_-]{8,}$/.test(name)) throw new CamwardenError('input.invalid', `bad blob name ${name}`);
+    return `${name.slice(0, 2)}/${name}.cwb`;
+  }
+
+  return {
+    dir,
+    async write(name, plaintext) {
+      const file = fileFor(name);
+      const shard = file.slice(0, 2);
+      if (!shardsMade.has(shard)) {
+        mkdirSync(join(dir, shard), { recursive: true, mode: 0o700 });
+        shardsMade.add(shard);
+      }
+      await writeFileAtomic(dir, file, encryptBlob(key, name, plaintext));
+      return file;
+    },
+    read(file) {
+      const name = file.replace(/^.*\//, '').replace(/\.cwb$/, '');
+      return decryptBlob(key, name, readFileSync(join(dir, file)));
+    },
+    remove(file) {
+      rmSync(join(dir, file), { force: true });
+    },
+    exists(file) {
+      try {
+        return statSync(join(dir, file)).isFile();
+      } catch {
+        return false;
+      }
+    },
+    list() {
+      const out: string[] = [];
+      for (const shard of readdirSync(dir, { withFileTypes: true })) {
+        if (!shard.isDirectory()) continue;
+        for (const f of readdirSync(join(dir, shard.name))) if (f.endsWith('.cwb')) out.push(`${shard.name}/${f}`);
+      }
+      return out;
+    },
+    sweepTemp() {
+      let n = 0;
+      for (const f of readdirSync(dir)) {
+        if (f.startsWith(TEMP_PREFIX)) {
+          rmSync(join(dir, f), { force: true });
+          n += 1;
+        }
+      }
+      return n;
+    },
+  };
+}
