@@ -43,7 +43,11 @@ export function loadConfig(path: string, opts: LoadOptions = {}): LoadedConfig {
   return parseConfigText(text, file, dirname(file), opts);
 }
 
-/** Everything `loadConfig` does after reading the file; `baseDir` anchors relative paths. */
+/**
+ * Everything `loadConfig` does after reading the file, for tests and `validate-config` on stdin:
+ * `sourceName` names the text in messages and becomes `LoadedConfig.path`; `baseDir` anchors
+ * relative paths.
+ */
 export function parseConfigText(text: string, sourceName: string, baseDir: string, opts: LoadOptions = {}): LoadedConfig {
   const source = readYaml(text, sourceName);
   if (source.problems.length > 0) throw configInvalid(source.problems);
@@ -53,7 +57,9 @@ export function parseConfigText(text: string, sourceName: string, baseDir: strin
   // Semantic checks run on whatever parsed, so one error lists every problem at once.
   const raw = (isRecord(data) ? data : {}) as Record<string, unknown>;
   problems.push(...duplicates(source, raw['cameras'], 'cameras', 'id', 'camera id'));
-  problems.push(...duplicates(source, (raw['http'] as Record<string, unknown> | undefined)?.['tokens'], 'http.tokens', 'sha256', 'token hash'));
+  // One token under two roles would make its rights ambiguous (least privilege, Shenzhen Art. 11(5)).
+  const http = isRecord(raw['http']) ? raw['http'] : {};
+  problems.push(...duplicates(source, http['tokens'], 'http.tokens', 'sha256', 'token hash'));
   const site = isRecord(raw['site']) ? raw['site'] : {};
   const jurisdiction = site['jurisdiction'];
   let profile: JurisdictionProfile | undefined;

@@ -14,12 +14,8 @@ import { checkNoticeContent, type NoticeContent } from './notice-content.js';
  */
 export type NoticeState = 'draft' | 'verified' | 'expired' | 'withdrawn';
 
-export interface NoticeEvidence {
-  sha256: string;
-  at: string;
-  /** Blob file of the encrypted photo. */
-  file: string;
-}
+/** The photo of the installed sign: its SHA-256, when it was attached, its encrypted blob file. */
+export interface NoticeEvidence { sha256: string; at: string; file: string }
 
 export interface Notice {
   id: string;
@@ -83,8 +79,8 @@ interface Row {
   withdrawn_reason: string | null;
 }
 
-const COLS =
-  'n.id, n.created_at, n.state, n.evidence_sha256, n.evidence_at, n.evidence_file, n.verified_by, n.verified_at, n.expires_at, n.withdrawn_at, n.withdrawn_reason';
+const COLS = 'n.id, n.created_at, n.state, n.evidence_sha256, n.evidence_at, n.evidence_file, n.verified_by, n.verified_at, n.expires_at, '
+  + 'n.withdrawn_at, n.withdrawn_reason';
 
 const JPEG_MAGIC = Buffer.from([0xff, 0xd8, 0xff]);
 const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -95,6 +91,10 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
+}
+
+function stateOf(row: Row, now: Date): NoticeState {
+  return noticeState({ state: row.state, expiresAt: row.expires_at ?? undefined }, now);
 }
 
 function isObject(value: unknown): boolean {
@@ -147,13 +147,7 @@ export function createNoticeRegister(deps: NoticeRegisterDeps): NoticeRegister {
 
   function toNotice(row: Row, now: Date): Notice {
     const f = fixedOf(row.id);
-    const n: Notice = {
-      id: row.id,
-      createdAt: row.created_at,
-      state: stateOf(row, now),
-      content: f.content,
-      cameras: [...f.cameras],
-    };
+    const n: Notice = { id: row.id, createdAt: row.created_at, state: stateOf(row, now), content: f.content, cameras: [...f.cameras] };
     if (row.evidence_sha256 !== null && row.evidence_at !== null && row.evidence_file !== null) {
       n.evidence = { sha256: row.evidence_sha256, at: row.evidence_at, file: row.evidence_file };
     }
@@ -171,8 +165,6 @@ export function createNoticeRegister(deps: NoticeRegisterDeps): NoticeRegister {
     return row;
   }
 
-  const stateOf = (row: Row, now: Date): NoticeState => noticeState({ state: row.state, expiresAt: row.expires_at ?? undefined }, now);
-
   function notWithdrawn(row: Row, doing: string): void {
     if (row.state === 'withdrawn') throw new CamwardenError('notice.state', `notice ${row.id} is withdrawn; cannot ${doing} it`);
   }
@@ -181,12 +173,8 @@ export function createNoticeRegister(deps: NoticeRegisterDeps): NoticeRegister {
   function record(row: Row, action: string, actor: string, detail: Record<string, unknown>): Notice {
     const notice = toNotice(row, clock.now());
     audit.append({ actor, action, object: notice.id, decision: 'done', detail });
-    outbox.add('notice-changed', {
-      notice: notice.id,
-      state: notice.state,
-      cameras: notice.cameras,
-      ...(notice.expiresAt === undefined ? {} : { expiresAt: notice.expiresAt }),
-    });
+    const expiry = notice.expiresAt === undefined ? {} : { expiresAt: notice.expiresAt };
+    outbox.add('notice-changed', { notice: notice.id, state: notice.state, cameras: notice.cameras, ...expiry });
     return notice;
   }
 
@@ -215,12 +203,9 @@ export function createNoticeRegister(deps: NoticeRegisterDeps): NoticeRegister {
   const verifyTx = tx((id: string, by: string, actor: string): Notice => {
     const before = mustGet(id);
     notWithdrawn(before, 'verify');
-    if (before.evidence_file === null) {
-      throw new CamwardenError('notice.evidence-missing', `notice ${id} has no photo of the installed sign; attach one before verifying`);
-    }
+    if (before.evidence_file === null) throw new CamwardenError('notice.evidence-missing', `notice ${id} has no photo of the installed sign`);
     const now = clock.now();
-    const verifiedAt = now.toISOString();
-    const expiresAt = addDays(now, reverifyDays).toISOString();
+    const [verifiedAt, expiresAt] = [now.toISOString(), addDays(now, reverifyDays).toISOString()];
     setVerified.run(by, verifiedAt, expiresAt, id);
     const after: Row = { ...before, state: 'verified', verified_by: by, verified_at: verifiedAt, expires_at: expiresAt };
     return record(after, 'notice.verify', actor, { previous: stateOf(before, now), expiresAt });
@@ -264,7 +249,7 @@ export function createNoticeRegister(deps: NoticeRegisterDeps): NoticeRegister {
       const before = mustGet(id);
       notWithdrawn(before, 'attach evidence to'); // checked again under the lock; this spares a blob write
       const sha256 = createHash('sha256').update(photo).digest('hex');
-      // A name per photo, so a failed commit never leaves the row pointing at replaced bytes.
+      // Named after the photo, so writing a new one never overwrites the file the committed row points at.
       const file = await blobs.write(`ev-${id.replace(/[^A-Za-z0-9_-]/g, '_')}-${sha256.slice(0, 16)}`, photo);
       let result: { notice: Notice; replaced: string | null };
       try {

@@ -34,11 +34,12 @@ export interface SignOptions {
   largePrint: boolean;
 }
 
-// Body sizes in points at print size. The floors are the legibility limits; large print is
-// Measures Art. 5's accessible variant and always at least 1.5x the normal sign's size.
+// Body sizes in points at print size. Each variant takes the largest size that fits, down to its
+// legibility floor. Large print is Measures Art. 5's accessible variant: its nominal size and its
+// floor are both 1.5x the normal sign's. The ladders are independent so that a longer text never
+// fits where a shorter one fails.
 const NORMAL_PT = { preferred: 14, floor: 12 };
 const LARGE_PT = { preferred: 21, floor: 18 };
-const LARGE_RATIO = 1.5;
 const STEP_PT = 0.5;
 
 /** Modules smaller than this stop cheap phone cameras from reading the code at arm's length. */
@@ -48,16 +49,13 @@ function validate(input: SignInput, paper: PaperSize): void {
   // Shenzhen Art. 14: a sign that leaves out a required item is not printed at all.
   checkNoticeContent(input.content);
   if (!/^https?:\/\/\S+$/u.test(input.rightsUrl)) {
-    throw new CamwardenError('input.invalid', `rights URL must be an http(s) URL, got ${JSON.stringify(input.rightsUrl)}`, {
-      field: 'rightsUrl',
-    });
+    const got = JSON.stringify(input.rightsUrl);
+    throw new CamwardenError('input.invalid', `rights URL must be an http(s) URL, got ${got}`, { field: 'rightsUrl' });
   }
   const modules = createQr(input.rightsUrl, { errorCorrectionLevel: 'M' }).modules.size + 8;
   if (qrSide(paper) / modules < MIN_QR_MODULE_MM) {
-    throw new CamwardenError('input.invalid', `rights URL is too long for a QR code that scans on ${paper}; use a shorter URL`, {
-      field: 'rightsUrl',
-      details: { length: input.rightsUrl.length },
-    });
+    const message = `rights URL is too long for a QR code that scans on ${paper}; use a shorter URL`;
+    throw new CamwardenError('input.invalid', message, { field: 'rightsUrl', details: { length: input.rightsUrl.length } });
   }
 }
 
@@ -81,10 +79,8 @@ function fit(input: SignInput, opts: SignOptions, preferred: number, floor: numb
 
 function layout(input: SignInput, opts: SignOptions): Layout & { bodyPt: number } {
   validate(input, opts.paper);
-  const normal = fit(input, { ...opts, largePrint: false }, NORMAL_PT.preferred, NORMAL_PT.floor);
-  if (!opts.largePrint) return normal;
-  const floor = Math.max(LARGE_PT.floor, LARGE_RATIO * normal.bodyPt);
-  return fit(input, opts, Math.max(LARGE_PT.preferred, floor), floor);
+  const sizes = opts.largePrint ? LARGE_PT : NORMAL_PT;
+  return fit(input, opts, sizes.preferred, sizes.floor);
 }
 
 /**

@@ -36,7 +36,10 @@ export const FACE_LABELS = {
     { field: 'faceNecessity', zh: '必要性', en: 'Why it is necessary' },
     { field: 'faceImpact', zh: '对您的影响', en: 'How it affects you' },
   ],
-} as const satisfies { fields: readonly { field: keyof NoticeText; zh: string; en: string }[] };
+} as const satisfies {
+  heading: { zh: string; en: string };
+  fields: readonly { field: keyof NoticeText; zh: string; en: string }[];
+};
 
 export const FOOTER_LABELS = {
   scan: { zh: '扫码查看并行使您的权利', en: 'Scan to read and exercise your rights' },
@@ -61,19 +64,24 @@ export interface Theme {
   faceBorderWidth: number;
   faceStrip: string;
   faceStripText: string;
+  /**
+   * Labels run into their text ("处理者：…") instead of a label column: at large sizes a column
+   * would wrap "How to exercise them" over three lines and cost a quarter of the width.
+   */
+  runInLabels: boolean;
 }
 
 export const NORMAL_THEME: Theme = {
   band: '#0b3c7d', bandText: '#ffffff', ink: '#111111', inkEn: '#3a3a3a', label: '#0b3c7d',
   rule: '#aab4c3', ruleWidth: 0.3, faceFill: '#fff4c4', faceBorder: '#000000', faceBorderWidth: 1.2,
-  faceStrip: '#000000', faceStripText: '#ffd400',
+  faceStrip: '#000000', faceStripText: '#ffd400', runInLabels: false,
 };
 
 // Measures Art. 5 (accessible to elderly and disabled people): pure black on white, heavier rules.
 export const LARGE_THEME: Theme = {
   band: '#000000', bandText: '#ffffff', ink: '#000000', inkEn: '#000000', label: '#000000',
   rule: '#000000', ruleWidth: 0.5, faceFill: '#fff1a8', faceBorder: '#000000', faceBorderWidth: 1.8,
-  faceStrip: '#000000', faceStripText: '#ffe100',
+  faceStrip: '#000000', faceStripText: '#ffe100', runInLabels: true,
 };
 
 const LINE = 1.28; // line box as a multiple of the font size
@@ -84,7 +92,6 @@ export interface Layout {
   svg: string;
   /** How far the content runs past the space it has, mm; <= 0 means it fits. */
   overflow: number;
-  faceSize: number;
 }
 
 class Page {
@@ -151,7 +158,8 @@ function faceBox(p: Page, text: SignInput['content']['text'], x: number, top: nu
   const height = y - top + pad * 0.6;
   const bw = theme.faceBorderWidth;
   p.parts.splice(start, 0, rect(x, top, width, height, `fill="${theme.faceFill}"`));
-  p.parts.push(rect(x + bw / 2, top + bw / 2, width - bw, height - bw, `fill="none" stroke="${theme.faceBorder}" stroke-width="${bw}"`));
+  const border = `fill="none" stroke="${theme.faceBorder}" stroke-width="${bw}"`;
+  p.parts.push(rect(x + bw / 2, top + bw / 2, width - bw, height - bw, border));
   return height;
 }
 
@@ -162,22 +170,48 @@ function fieldRows(p: Page, text: SignInput['content']['text'], x: number, top: 
   const longest = Math.max(
     ...FIELD_LABELS.flatMap(({ zh, en }) => [textWidth(zh, b, true), ...en.split(' ').map((w) => textWidth(w, b))]),
   );
-  const labelW = Math.min(Math.max(longest + 0.5 * b, 0.18 * width), 0.32 * width);
-  const gap = 0.9 * b;
+  const labelW = theme.runInLabels ? 0 : Math.min(Math.max(longest + 0.5 * b, 0.18 * width), 0.32 * width);
+  const gap = theme.runInLabels ? 0 : 0.9 * b;
   const tx = x + labelW + gap;
   const tw = width - labelW - gap;
+  // Run-in rows whose two languages fit side by side share a line, as bilingual signs do
+  // ("出口 Exit"), with the English aligned on one tab stop; at large-print sizes that is what
+  // lets a sign fit its sheet.
+  const zhLead = (l: { zh: string }): string => (theme.runInLabels ? `${l.zh}：` : '');
+  const enLead = (l: { en: string }): string => (theme.runInLabels ? `${l.en}: ` : '');
+  const pairGap = 1.5 * b;
+  const widths = FIELD_LABELS.map((l) => {
+    const zhValue = text.zh[l.field] ?? '';
+    const enValue = text.en?.[l.field];
+    if (!theme.runInLabels || enValue === undefined || /\n/.test(zhValue + enValue)) return undefined;
+    return {
+      zh: textWidth(zhLead(l), b, true) + textWidth(zhValue, b),
+      en: textWidth(enLead(l), b, true) + textWidth(enValue, b),
+    };
+  });
+  const tab = Math.max(0, ...widths.map((w) => (w !== undefined && w.zh + pairGap + w.en <= tw ? w.zh + pairGap : 0)));
   let y = top;
-  FIELD_LABELS.forEach(({ field, zh, en }, i) => {
-    const rowTop = y + 0.3 * b;
-    let labelH = p.para(zh, x, rowTop, labelW, { size: b, fill: theme.label, bold: true, role: 'label', field, lang: 'zh' });
-    labelH += p.para(en, x, rowTop + labelH, labelW, { size: b, fill: theme.label, role: 'label', field, lang: 'en' });
-    let textH = p.para(text.zh[field] ?? '', tx, rowTop, tw, { size: b, fill: theme.ink, role: 'body', field, lang: 'zh' });
-    const enValue = text.en?.[field];
-    if (enValue !== undefined) {
-      textH += 0.15 * b;
-      textH += p.para(enValue, tx, rowTop + textH, tw, { size: b, fill: theme.inkEn, role: 'body', field, lang: 'en' });
+  FIELD_LABELS.forEach((label, i) => {
+    const { field, zh, en } = label;
+    const rowTop = y + 0.25 * b;
+    let labelH = 0;
+    if (!theme.runInLabels) {
+      labelH += p.para(zh, x, rowTop, labelW, { size: b, fill: theme.label, bold: true, role: 'label', field, lang: 'zh' });
+      labelH += p.para(en, x, rowTop + labelH, labelW, { size: b, fill: theme.label, role: 'label', field, lang: 'en' });
     }
-    y = rowTop + Math.max(labelH, textH) + 0.3 * b;
+    const enValue = text.en?.[field];
+    const zhStyle = { size: b, fill: theme.ink, role: 'body', field, lang: 'zh' } as const;
+    const enStyle = { size: b, fill: theme.inkEn, role: 'body', field, lang: 'en' } as const;
+    const w = widths[i];
+    const sideBySide = w !== undefined && tab > 0 && w.zh + pairGap <= tab && tab + w.en <= tw;
+    let textH = p.para(text.zh[field] ?? '', tx, rowTop, tw, zhStyle, zhLead(label));
+    if (enValue !== undefined && sideBySide) {
+      p.para(enValue, tx + tab, rowTop, tw - tab, enStyle, enLead(label));
+    } else if (enValue !== undefined) {
+      textH += 0.15 * b;
+      textH += p.para(enValue, tx, rowTop + textH, tw, enStyle, enLead(label));
+    }
+    y = rowTop + Math.max(labelH, textH) + 0.25 * b;
     if (i < FIELD_LABELS.length - 1) {
       p.parts.push(`<path d="M${n(x)} ${n(y)}H${n(x + width)}" stroke="${theme.rule}" stroke-width="${theme.ruleWidth}"/>`);
     }
@@ -211,7 +245,8 @@ export function footerItems(input: SignInput): FooterItem[][] {
 }
 
 /** The QR block sits at the foot of the page, so spare room on a big sheet falls above it. */
-function footer(p: Page, input: SignInput, x: number, bottom: number, width: number, qrSide: number): { svg: string[]; height: number } {
+type Footer = { svg: string[]; height: number };
+function footer(p: Page, input: SignInput, x: number, bottom: number, width: number, qrSide: number): Footer {
   const b = p.body;
   const sub = new Page(b, p.theme);
   const gap = 1.2 * b;
@@ -234,7 +269,7 @@ function footer(p: Page, input: SignInput, x: number, bottom: number, width: num
   return {
     height,
     svg: [
-      `<path d="M${n(x)} ${n(top - 0.8 * b)}H${n(x + width)}" stroke="${p.theme.rule}" stroke-width="${p.theme.ruleWidth * 2}"/>`,
+      `<path d="M${n(x)} ${n(top - 0.8 * b)}H${n(x + width)}" stroke="${p.theme.rule}" stroke-width="${n(p.theme.ruleWidth * 2)}"/>`,
       qrCode(input.rightsUrl, x, top, qrSide, '#000000'),
       `<g transform="translate(0 ${n(top)})">${sub.parts.join('')}</g>`,
     ],
@@ -260,5 +295,5 @@ export function layoutSign(input: SignInput, paper: PaperSize, theme: Theme, bod
     p.parts.join('') +
     foot.svg.join('') +
     '</svg>';
-  return { svg, overflow: y + 1.6 * body - (ph - margin - foot.height), faceSize: FACE_SCALE * body };
+  return { svg, overflow: y + 1.6 * body - (ph - margin - foot.height) };
 }

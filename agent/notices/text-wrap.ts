@@ -32,7 +32,7 @@ export function isCjk(cp: number): boolean {
 
 function charEm(ch: string): number {
   const cp = ch.codePointAt(0) ?? 0;
-  if (isCjk(cp)) return 1;
+  if (isCjk(cp) || cp >= 0x1f000) return 1; // ideographs, full-width forms, emoji
   if (ch === ' ') return 0.3;
   if (NARROW.has(ch)) return 0.35;
   if (WIDE.has(ch)) return 0.9;
