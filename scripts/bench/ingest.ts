@@ -2,6 +2,7 @@ import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { walkJpeg } from '../../agent/capture/jpeg-walk.js';
 import { writeFileAtomic } from '../../agent/store/blob-store.js';
 import { makeJpeg } from '../../test/fixtures/jpegs.js';
 import { makeAgentEnv, verifiedNotice } from '../../test/helpers/agent-env.js';
@@ -41,9 +42,12 @@ export async function benchIngest(): Promise<void> {
       const reencode = await time(Math.max(10, Math.floor(n / 10)), (i) =>
         sharp(frames[i % frames.length]!).withMetadata().withXmp('<x:xmpmeta xmlns:x="adobe:ns:meta/"/>').jpeg({ quality: 85 }).toBuffer(),
       1);
+      const walk = await time(n, (i) => walkJpeg(frames[i % frames.length]!, { maxBytes: 1 << 28, maxWidth: 65535, maxHeight: 65535 }));
+      const hash = await time(n, (i) => createHash('sha256').update(frames[i % frames.length]!).digest());
       console.log(`\n${label} (${(size / 1024).toFixed(0)} KiB/frame, ${n} frames)`);
       console.log(`  floor   hash+encrypt+write   ${fmt(floor)}`);
       console.log(`  ingest  capture path         ${fmt(ingest)}   = ${(ingest.perSecond / floor.perSecond).toFixed(2)}x floor (goal >= 0.80x)`);
+      console.log(`  walk    JPEG markers         ${fmt(walk)}   = ${(walk.p50 / hash.p50).toFixed(2)}x the time of SHA-256 (${hash.p50.toFixed(2)} ms)`);
       console.log(`  sharp   re-encode + metadata ${fmt(reencode)}   ingest is ${(ingest.perSecond / reencode.perSecond).toFixed(1)}x faster (goal >= 15x)`);
     }
   } finally {

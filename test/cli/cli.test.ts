@@ -70,7 +70,7 @@ describe('camwarden CLI', () => {
 
     expect(runCli([...c, 'verify-image', out])).toMatchObject({ status: 0, stdout: expect.stringContaining('valid') });
     const tampered = Buffer.from(readFileSync(out));
-    tampered[tampered.length - 100] ^= 0x01;
+    tampered[tampered.length - 100] = tampered[tampered.length - 100]! ^ 0x01;
     writeFileSync(join(e.dir, 'tampered.jpg'), tampered);
     expect(runCli([...c, 'verify-image', join(e.dir, 'tampered.jpg')])).toMatchObject({ status: 3, stdout: expect.stringContaining('tampered') });
     expect(runCli([...c, 'verify-image', frame])).toMatchObject({ status: 4, stdout: expect.stringContaining('untagged') });

@@ -45,10 +45,10 @@ export interface AgentEnvOptions {
   start?: string;
 }
 
-/** ids `id-0001`, `id-0002`, ... in call order. */
+/** ids `id-00000001`, `id-00000002`, ... in call order; long enough to name a blob file. */
 export function countingIds(prefix = 'id'): Ids {
   let n = 0;
-  return { next: () => `${prefix}-${String(++n).padStart(4, '0')}` };
+  return { next: () => `${prefix}-${String(++n).padStart(8, '0')}` };
 }
 
 export function makeAgentEnv(opts: AgentEnvOptions = {}): AgentEnv {
@@ -64,7 +64,7 @@ export function makeAgentEnv(opts: AgentEnvOptions = {}): AgentEnv {
       tokenRows.push({ role, sha256: hashToken(tokens[role]), name });
     }
     const config = {
-      agent: { id: 'gw-test-01', region: 'cn-gd', dataDir: join(dir, 'data'), keysDir: join(dir, 'keys'), logLevel: 'error' },
+      agent: { id: 'gw-test-01', region: 'cn-gd', dataDir: join(dir, 'data'), keysDir: join(dir, 'keys'), logLevel: 'info' },
       site: {
         id: 'test-plaza',
         name: '测试广场 Test Plaza',
