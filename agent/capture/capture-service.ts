@@ -12,7 +12,7 @@ import type { BlobStore } from '../store/blob-store.js';
 import type { Db } from '../store/open-database.js';
 import { decideCaptureSafely, type GateCamera, type GateRules } from './capture-gate.js';
 import type { ImageRecords } from './image-records.js';
-import { signTag, tagJpeg, type TagFields } from './image-tag.js';
+import { signTag, tagJpegParts, type TagFields } from './image-tag.js';
 import { walkJpeg } from './jpeg-walk.js';
 import { purposeTerms } from './purpose-terms.js';
 import type { ViolationReporter } from './violation-reporter.js';
@@ -147,9 +147,9 @@ export function createCaptureService(d: CaptureDeps): CaptureService {
       usageTermsZh: terms.zh,
       usageTermsEn: terms.en,
     };
-    let tagged: Buffer;
+    let tagged: Buffer[];
     try {
-      tagged = tagJpeg(bytes, info, fields, signTag(fields, d.keys.signingKey));
+      tagged = tagJpegParts(bytes, info, fields, signTag(fields, d.keys.signingKey));
     } catch (error) {
       if (isCamwardenError(error)) return rejected(cameraId, error);
       throw error;
@@ -174,8 +174,7 @@ export function createCaptureService(d: CaptureDeps): CaptureService {
         storedAt: after.toISOString(),
         purpose: 'public-safety',
         originalSha256: fields.originalSha256,
-        taggedSha256: sha256(tagged),
-        bytes: tagged.length,
+        bytes: tagged.reduce((n, p) => n + p.length, 0),
         width: info.width,
         height: info.height,
         retainUntil: addDays(now, s.retentionDays).toISOString(),
@@ -188,7 +187,7 @@ export function createCaptureService(d: CaptureDeps): CaptureService {
       throw error;
     }
     counters.stored += 1;
-    return { status: 'stored', imageId: id, bytes: tagged.length, width: info.width, height: info.height, noticeId: decision.notice.id };
+    return { status: 'stored', imageId: id, bytes: tagged.reduce((n, p) => n + p.length, 0), width: info.width, height: info.height, noticeId: decision.notice.id };
   }
 
   return {

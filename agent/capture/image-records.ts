@@ -11,7 +11,6 @@ export interface ImageRecord {
   storedAt: string;
   purpose: 'public-safety';
   originalSha256: string;
-  taggedSha256: string;
   bytes: number;
   width: number;
   height: number;
@@ -30,7 +29,6 @@ interface Row {
   stored_at: string;
   purpose: 'public-safety';
   original_sha256: string;
-  tagged_sha256: string;
   bytes: number;
   width: number;
   height: number;
@@ -49,7 +47,6 @@ const toRecord = (r: Row): ImageRecord => ({
   storedAt: r.stored_at,
   purpose: r.purpose,
   originalSha256: r.original_sha256,
-  taggedSha256: r.tagged_sha256,
   bytes: r.bytes,
   width: r.width,
   height: r.height,
@@ -83,9 +80,9 @@ export interface ImageRecords {
 
 export function createImageRecords({ db }: { db: Db }): ImageRecords {
   const insert = db.prepare(
-    `INSERT INTO images (id, camera_id, notice_id, pia_id, captured_at, stored_at, purpose, original_sha256, tagged_sha256,
+    `INSERT INTO images (id, camera_id, notice_id, pia_id, captured_at, stored_at, purpose, original_sha256,
        bytes, width, height, retain_until, legal_hold, hold_reason, blob_file)
-     VALUES (@id, @cameraId, @noticeId, @piaId, @capturedAt, @storedAt, @purpose, @originalSha256, @taggedSha256,
+     VALUES (@id, @cameraId, @noticeId, @piaId, @capturedAt, @storedAt, @purpose, @originalSha256,
        @bytes, @width, @height, @retainUntil, @legalHold, @holdReason, @blobFile)`,
   );
   const byId = db.prepare<[string], Row>('SELECT * FROM images WHERE id = ?');

@@ -189,6 +189,12 @@ function renderPacket(f: TagFields, signature: string, source: string | undefine
  * walkJpeg(original); f.originalSha256 is the caller's hash of `original` (not recomputed here).
  */
 export function tagJpeg(original: Buffer, info: JpegInfo, f: TagFields, signature: string): Buffer {
+  const parts = tagJpegParts(original, info, f, signature);
+  return Buffer.concat(parts, parts.reduce((n, p) => n + p.length, 0));
+}
+
+/** The tagged JPEG as slices of the original around the new segment: the capture path encrypts and writes them without concatenating. */
+export function tagJpegParts(original: Buffer, info: JpegInfo, f: TagFields, signature: string): Buffer[] {
   const camera = info.xmp;
   const packet = buildXmpPacket(f, signature, camera && original.subarray(camera.offset, camera.offset + camera.length));
   let at = 2;
@@ -203,8 +209,7 @@ export function tagJpeg(original: Buffer, info: JpegInfo, f: TagFields, signatur
   const removed = camera?.length ?? 0;
   const head = Buffer.from([0xff, 0xe1, 0, 0]);
   head.writeUInt16BE(2 + XMP_APP1_HEADER.length + packet.length, 2);
-  const parts = [original.subarray(0, at), head, XMP_APP1_HEADER, packet, original.subarray(at + removed)];
-  return Buffer.concat(parts, original.length - removed + 4 + XMP_APP1_HEADER.length + packet.length);
+  return [original.subarray(0, at), head, XMP_APP1_HEADER, packet, original.subarray(at + removed)];
 }
 
 function malformed(message: string): never {

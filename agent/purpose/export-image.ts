@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { ImageRecords } from '../capture/image-records.js';
 import type { Role } from '../config/schema.js';
@@ -23,13 +24,21 @@ export function exportImage(
 ): { bytes: Buffer; record: ReturnType<ImageRecords['get']> } {
   const record = d.images.get(req.imageId);
   const decision = decideUse({ purpose: req.purpose, role: req.role, legalBasisRef: req.legalBasisRef }, d.citations);
+  // Read before the entry is written, so a permitted export records the hash of exactly what leaves.
+  const bytes = decision.permit ? d.blobs.read(record.blobFile) : undefined;
   d.audit.append({
     actor: req.actor,
     action: 'image.export',
     object: `image:${record.id}`,
     decision: decision.permit ? 'permit' : 'deny',
     rule: decision.rule,
-    detail: { purpose: req.purpose, role: req.role, basis: req.legalBasisRef ?? null, citation: decision.citation },
+    detail: {
+      purpose: req.purpose,
+      role: req.role,
+      basis: req.legalBasisRef ?? null,
+      citation: decision.citation,
+      sha256: bytes ? createHash('sha256').update(bytes).digest('hex') : null,
+    },
   });
   if (!decision.permit) {
     throw new CamwardenError('purpose.denied', `${decision.reason} (${decision.rule}, ${decision.citation})`, {
@@ -37,5 +46,5 @@ export function exportImage(
       details: { rule: decision.rule, citation: decision.citation },
     });
   }
-  return { bytes: d.blobs.read(record.blobFile), record };
+  return { bytes: bytes!, record };
 }

@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { CamwardenError } from '../errors.js';
 
 /**
@@ -16,24 +16,31 @@ const TEMP_PREFIX = '.tmp-';
 
 export interface BlobStore {
   /** Encrypts and writes atomically (temp file, fsync, rename, fsync dir). Returns the relative file name. */
-  write(name: string, plaintext: Buffer): Promise<string>;
+  write(name: string, plaintext: Buffer | readonly Buffer[]): Promise<string>;
   read(file: string): Buffer;
   remove(file: string): void;
   exists(file: string): boolean;
   /** Every committed blob file, relative names. */
   list(): string[];
-  /** Removes temp files left by a crash mid-write; returns how many. */
+  /** Removes temp files left by a crash mid-write (in the root and every shard); returns how many. */
   sweepTemp(): number;
   readonly dir: string;
 }
 
-export function encryptBlob(key: Buffer, name: string, plaintext: Buffer): Buffer {
+/** The blob as pieces (header, ciphertext of each plaintext piece, tag), so nothing large is copied twice. */
+export function encryptBlobParts(key: Buffer, name: string, plaintext: Buffer | readonly Buffer[]): Buffer[] {
   const nonce = randomBytes(NONCE_BYTES);
   const cipher = createCipheriv('aes-256-gcm', key, nonce);
   cipher.setAAD(Buffer.from(name));
-  const body = cipher.update(plaintext);
+  const out = [MAGIC, nonce];
+  for (const piece of Buffer.isBuffer(plaintext) ? [plaintext] : plaintext) out.push(cipher.update(piece));
   cipher.final();
-  return Buffer.concat([MAGIC, nonce, body, cipher.getAuthTag()]);
+  out.push(cipher.getAuthTag());
+  return out;
+}
+
+export function encryptBlob(key: Buffer, name: string, plaintext: Buffer | readonly Buffer[]): Buffer {
+  return Buffer.concat(encryptBlobParts(key, name, plaintext));
 }
 
 export function decryptBlob(key: Buffer, name: string, blob: Buffer): Buffer {
@@ -52,13 +59,23 @@ export function decryptBlob(key: Buffer, name: string, blob: Buffer): Buffer {
   }
 }
 
-/** Writes bytes atomically and durably: temp file, fsync, rename, fsync of the folder. */
-export async function writeFileAtomic(dir: string, relative: string, bytes: Buffer): Promise<void> {
+/**
+ * Writes bytes atomically and durably: a temp file in the same folder, fsync, rename, fsync of
+ * the folder. Same-folder rename keeps it one directory update.
+ */
+export async function writeFileAtomic(dir: string, relative: string, bytes: Buffer | readonly Buffer[]): Promise<void> {
   const final = join(dir, relative);
-  const temp = join(dir, `${TEMP_PREFIX}${relative.replaceAll('/', '_')}-${process.pid}`);
+  const temp = join(dirname(final), `${TEMP_PREFIX}${basename(final)}-${process.pid}`);
   const fh = await open(temp, 'w', 0o600);
   try {
-    await fh.writeFile(bytes);
+    const pieces = Buffer.isBuffer(bytes) ? [bytes] : [...bytes];
+    const total = pieces.reduce((n, p) => n + p.length, 0);
+    let written = 0;
+    while (written < total) {
+      const { bytesWritten } = await fh.writev(pieces);
+      written += bytesWritten;
+      if (written < total) trimWritten(pieces, bytesWritten);
+    }
     await fh.sync();
   } finally {
     await fh.close();
@@ -69,6 +86,20 @@ export async function writeFileAtomic(dir: string, relative: string, bytes: Buff
     await dh.sync();
   } finally {
     await dh.close();
+  }
+}
+
+/** Drops what a short writev wrote from the front of the piece list. */
+function trimWritten(pieces: Buffer[], n: number): void {
+  while (n > 0 && pieces.length > 0) {
+    const first = pieces[0]!;
+    if (first.length <= n) {
+      n -= first.length;
+      pieces.shift();
+    } else {
+      pieces[0] = first.subarray(n);
+      n = 0;
+    }
   }
 }
 
@@ -91,7 +122,7 @@ export function createBlobStore({ dir, key }: { dir: string; key: Buffer }): Blo
         mkdirSync(join(dir, shard), { recursive: true, mode: 0o700 });
         shardsMade.add(shard);
       }
-      await writeFileAtomic(dir, file, encryptBlob(key, name, plaintext));
+      await writeFileAtomic(dir, file, encryptBlobParts(key, name, plaintext));
       return file;
     },
     read(file) {
@@ -118,10 +149,13 @@ export function createBlobStore({ dir, key }: { dir: string; key: Buffer }): Blo
     },
     sweepTemp() {
       let n = 0;
-      for (const f of readdirSync(dir)) {
-        if (f.startsWith(TEMP_PREFIX)) {
-          rmSync(join(dir, f), { force: true });
-          n += 1;
+      const folders = [dir, ...readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(dir, e.name))];
+      for (const folder of folders) {
+        for (const f of readdirSync(folder)) {
+          if (f.startsWith(TEMP_PREFIX)) {
+            rmSync(join(folder, f), { force: true });
+            n += 1;
+          }
         }
       }
       return n;

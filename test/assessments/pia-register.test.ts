@@ -162,8 +162,8 @@ describe('retention (Measures Art. 9: kept at least 3 years)', () => {
     env.db.prepare("INSERT INTO notices (id, created_at, state, content) VALUES ('n1', '2026-01-01T00:00:00Z', 'draft', '{}')").run();
     env.db
       .prepare(
-        `INSERT INTO images (id, camera_id, notice_id, pia_id, captured_at, stored_at, purpose, original_sha256, tagged_sha256, bytes, width, height, retain_until, legal_hold, blob_file)
-         VALUES ('img1', 'cam-north', 'n1', ?, 't', 't', 'public-safety', 'a', 'b', 1, 1, 1, 't', 1, 'im/img1.cwb')`,
+        `INSERT INTO images (id, camera_id, notice_id, pia_id, captured_at, stored_at, purpose, original_sha256, bytes, width, height, retain_until, legal_hold, blob_file)
+         VALUES ('img1', 'cam-north', 'n1', ?, 't', 't', 'public-safety', 'a', 1, 1, 1, 't', 1, 'im/img1.cwb')`,
       )
       .run(v1.id);
     env.clock.set('2030-01-01T00:00:00Z');

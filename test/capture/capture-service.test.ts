@@ -61,7 +61,7 @@ describe('the capture path', () => {
     expect(onDisk.includes(original.subarray(200, 232))).toBe(false);
 
     const { bytes } = exportImage({ images: s.images, blobs: s.blobs, audit: s.audit, citations: s.profile.citations }, { imageId: r.imageId, purpose: 'public-safety', legalBasisRef: 'case 2026-001', actor: 'test', role: 'security' });
-    expect(sha(bytes)).toBe(rec.taggedSha256);
+    expect(JSON.parse(auditActions(env, 'image.export')[0]!.detail!).sha256).toBe(sha(bytes));
     expect(untagJpeg(bytes).equals(original)).toBe(true);
     const v = verifyTaggedJpeg(bytes, (id) => (id === s.keys.keyId ? s.keys.publicKey : undefined));
     expect(v).toMatchObject({ status: 'valid', fields: { purpose: 'public-safety', camera: 'cam-north-gate', notice: noticeId, imageId: r.imageId } });

@@ -50,7 +50,7 @@ describe('a process killed with SIGKILL in the middle of ingesting', () => {
       expect(rows.length).toBeLessThan(400);
       for (const r of rows) expect(files.has(r.blobFile)).toBe(true);
       expect(files.size).toBe(rows.length + evidence.length);
-      expect(readdirSync(s.blobs.dir).filter((f) => f.startsWith('.tmp-'))).toEqual([]);
+      expect(readdirSync(s.blobs.dir, { recursive: true }).map(String).filter((f) => f.includes('.tmp-'))).toEqual([]);
       expect(s.audit.verify().ok).toBe(true);
       expect(s.audit.tail(100_000).filter((a) => a.action === 'image.store')).toHaveLength(rows.length);
       // Every surviving image decrypts and its tag verifies.

@@ -55,9 +55,10 @@ describe('images over HTTP', () => {
     expect(r.headers['content-type']).toBe('image/jpeg');
     const record = env.services.images.get(imageId);
     expect(r.rawPayload.equals(env.services.blobs.read(record.blobFile))).toBe(true);
-    expect(createHash('sha256').update(r.rawPayload).digest('hex')).toBe(record.taggedSha256);
     const entry = env.services.audit.tail(1)[0]!;
     expect(entry).toMatchObject({ action: 'image.export', decision: 'permit', actor: 'http:security-test', object: `image:${imageId}` });
+    // The audit entry records the hash of exactly what left the agent (chain of custody).
+    expect(JSON.parse(entry.detail!).sha256).toBe(createHash('sha256').update(r.rawPayload).digest('hex'));
   });
 
   it('denies marketing with 403 purpose.denied naming rule and article, and audits the denial', async () => {

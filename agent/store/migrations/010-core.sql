@@ -74,7 +74,6 @@ CREATE TABLE images (
   stored_at       TEXT NOT NULL,
   purpose         TEXT NOT NULL CHECK (purpose = 'public-safety'),
   original_sha256 TEXT NOT NULL,
-  tagged_sha256   TEXT NOT NULL,
   bytes           INTEGER NOT NULL,
   width           INTEGER NOT NULL,
   height          INTEGER NOT NULL,
