@@ -49,22 +49,22 @@ export function initKeys(dir: string, { ifMissing = false } = {}): { created: bo
   return { created: true, dir, keyId: keyIdOf(publicKey) };
 }
 
-function readSecret(file: string): Buffer {
+function readSecret(file: string, systemdCredential: boolean): Buffer {
   let mode: number;
   try {
     mode = statSync(file).mode;
   } catch {
     throw new CamwardenError('keys.missing', `key file ${file} not found; create keys with 'camwarden keys init'`);
   }
-  // systemd credentials are owned by the service and read-only; plain files must not be group/world readable.
-  if ((mode & 0o077) !== 0 && !file.startsWith(process.env['CREDENTIALS_DIRECTORY'] ?? '\0')) {
+  // systemd credentials are the service's own, read-only; plain files must not be group/world readable.
+  if ((mode & 0o077) !== 0 && !systemdCredential) {
     throw new CamwardenError('keys.invalid', `key file ${file} is readable by others (mode ${(mode & 0o777).toString(8)}); chmod 600 it`);
   }
   return readFileSync(file);
 }
 
-export function loadKeysFrom(dir: string): AgentKeys {
-  const pem = readSecret(join(dir, SIGNING_KEY_FILE));
+export function loadKeysFrom(dir: string, { systemdCredential = false } = {}): AgentKeys {
+  const pem = readSecret(join(dir, SIGNING_KEY_FILE), systemdCredential);
   let signingKey: KeyObject;
   try {
     signingKey = createPrivateKey(pem);
@@ -74,7 +74,7 @@ export function loadKeysFrom(dir: string): AgentKeys {
   if (signingKey.asymmetricKeyType !== 'ed25519') {
     throw new CamwardenError('keys.invalid', `signing key in ${dir} is ${signingKey.asymmetricKeyType}, expected ed25519`);
   }
-  const dataKey = Buffer.from(readSecret(join(dir, DATA_KEY_FILE)).toString('utf8').trim(), 'base64');
+  const dataKey = Buffer.from(readSecret(join(dir, DATA_KEY_FILE), systemdCredential).toString('utf8').trim(), 'base64');
   if (dataKey.length !== 32) throw new CamwardenError('keys.invalid', `data key in ${dir} must be 32 bytes, base64 encoded`);
   const publicKey = createPublicKey(signingKey);
   return { signingKey, publicKey, keyId: keyIdOf(publicKey), dataKey, source: dir };
@@ -83,6 +83,6 @@ export function loadKeysFrom(dir: string): AgentKeys {
 /** systemd credentials first (LoadCredential=), then the configured folder. */
 export function loadKeys(keysDir: string, env: NodeJS.ProcessEnv = process.env): AgentKeys {
   const creds = env['CREDENTIALS_DIRECTORY'];
-  if (creds && existsSync(join(creds, SIGNING_KEY_FILE))) return loadKeysFrom(creds);
+  if (creds && existsSync(join(creds, SIGNING_KEY_FILE))) return loadKeysFrom(creds, { systemdCredential: true });
   return loadKeysFrom(keysDir);
 }

@@ -1,6 +1,6 @@
 import type { NoticeText } from './notice-content.js';
 import type { PaperSize, SignInput } from './render-sign.js';
-import { FONT_FAMILY, cameraIcon, escapeXml, n, qrCode, rect, textLine, type TextStyle } from './sign-svg.js';
+import { FONT_FAMILY, LINE, Page, cameraIcon, escapeXml, n, qrCode, rect } from './sign-svg.js';
 import { textWidth, wrapText } from './text-wrap.js';
 
 /** Lays the sign out at one body size; render-sign.ts picks the size. Units are millimetres. */
@@ -84,34 +84,12 @@ export const LARGE_THEME: Theme = {
   faceStrip: '#000000', faceStripText: '#ffe100', runInLabels: true,
 };
 
-const LINE = 1.28; // line box as a multiple of the font size
-const ASCENT = 0.88; // ideographic em-box top above the baseline, Noto Sans CJK
 export const FACE_SCALE = 1.2; // face text is bigger than the body: Shenzhen Art. 14 "more prominent"
 
 export interface Layout {
   svg: string;
   /** How far the content runs past the space it has, mm; <= 0 means it fits. */
   overflow: number;
-}
-
-class Page {
-  readonly parts: string[] = [];
-  constructor(readonly body: number, readonly theme: Theme) {}
-
-  /** Writes wrapped lines from `top`; returns the height used. */
-  lines(lines: string[], x: number, top: number, style: TextStyle, lead = ''): number {
-    lines.forEach((line, i) => {
-      const base = top + i * style.size * LINE + ((LINE - 1) / 2 + ASCENT) * style.size;
-      this.parts.push(textLine(x, base, line, style, i === 0 ? lead.trimEnd() : ''));
-    });
-    return lines.length * style.size * LINE;
-  }
-
-  /** `lead` is a run-in bold label ("必要性：") that saves the label its own line. */
-  para(text: string, x: number, top: number, width: number, style: TextStyle, lead = ''): number {
-    const extra = lead === '' || style.bold === true ? 0 : textWidth(lead, style.size, true) - textWidth(lead, style.size);
-    return this.lines(wrapText(lead + text, width, style.size, style.bold, extra), x, top, style, lead);
-  }
 }
 
 function header(p: Page, input: SignInput, x: number, top: number, width: number): number {
@@ -163,7 +141,24 @@ function faceBox(p: Page, text: SignInput['content']['text'], x: number, top: nu
   return height;
 }
 
-function fieldRows(p: Page, text: SignInput['content']['text'], x: number, top: number, width: number): number {
+type SignText = SignInput['content']['text'];
+type Lang = 'zh' | 'en';
+
+/** Where the field rows put their labels and text; shared by every row so the columns line up. */
+interface RowGeometry {
+  labelW: number;
+  tx: number;
+  tw: number;
+  /** The tab stop of the English half of a side-by-side row; 0 when no row is set that way. */
+  tab: number;
+  widths: ({ zh: number; en: number } | undefined)[];
+}
+
+const PAIR_GAP = 1.5; // between the halves of a side-by-side row, in body sizes
+const zhLead = (theme: Theme, l: { zh: string }): string => (theme.runInLabels ? `${l.zh}：` : '');
+const enLead = (theme: Theme, l: { en: string }): string => (theme.runInLabels ? `${l.en}: ` : '');
+
+function rowGeometry(p: Page, text: SignText, x: number, width: number): RowGeometry {
   const b = p.body;
   const { theme } = p;
   // The label column is as wide as its longest unbreakable piece, within sane bounds.
@@ -172,49 +167,64 @@ function fieldRows(p: Page, text: SignInput['content']['text'], x: number, top: 
   );
   const labelW = theme.runInLabels ? 0 : Math.min(Math.max(longest + 0.5 * b, 0.18 * width), 0.32 * width);
   const gap = theme.runInLabels ? 0 : 0.9 * b;
-  const tx = x + labelW + gap;
   const tw = width - labelW - gap;
   // Run-in rows whose two languages fit side by side share a line, as bilingual signs do
   // ("出口 Exit"), with the English aligned on one tab stop; at large-print sizes that is what
   // lets a sign fit its sheet.
-  const zhLead = (l: { zh: string }): string => (theme.runInLabels ? `${l.zh}：` : '');
-  const enLead = (l: { en: string }): string => (theme.runInLabels ? `${l.en}: ` : '');
-  const pairGap = 1.5 * b;
   const widths = FIELD_LABELS.map((l) => {
     const zhValue = text.zh[l.field] ?? '';
     const enValue = text.en?.[l.field];
     if (!theme.runInLabels || enValue === undefined || /\n/.test(zhValue + enValue)) return undefined;
     return {
-      zh: textWidth(zhLead(l), b, true) + textWidth(zhValue, b),
-      en: textWidth(enLead(l), b, true) + textWidth(enValue, b),
+      zh: textWidth(zhLead(theme, l), b, true) + textWidth(zhValue, b),
+      en: textWidth(enLead(theme, l), b, true) + textWidth(enValue, b),
     };
   });
+  const pairGap = PAIR_GAP * b;
   const tab = Math.max(0, ...widths.map((w) => (w !== undefined && w.zh + pairGap + w.en <= tw ? w.zh + pairGap : 0)));
+  return { labelW, tx: x + labelW + gap, tw, tab, widths };
+}
+
+/** Draws row `i` from `y` in both languages, or in `only` one; returns the row's bottom. */
+function fieldRow(p: Page, text: SignText, g: RowGeometry, i: number, x: number, y: number, only?: Lang): number {
+  const b = p.body;
+  const { theme } = p;
+  const label = FIELD_LABELS[i] as (typeof FIELD_LABELS)[number];
+  const { field, zh, en } = label;
+  const { tx, tw, tab, labelW } = g;
+  const rowTop = y + 0.25 * b;
+  let labelH = 0;
+  if (!theme.runInLabels) {
+    const style = { size: b, fill: theme.label, role: 'label', field } as const;
+    if (only !== 'en') labelH += p.para(zh, x, rowTop, labelW, { ...style, bold: true, lang: 'zh' });
+    if (only !== 'zh') labelH += p.para(en, x, rowTop + labelH, labelW, { ...style, lang: 'en' });
+  }
+  const zhValue = only === 'en' ? undefined : (text.zh[field] ?? '');
+  const enValue = only === 'zh' ? undefined : text.en?.[field];
+  const zhStyle = { size: b, fill: theme.ink, role: 'body', field, lang: 'zh' } as const;
+  const enStyle = { size: b, fill: theme.inkEn, role: 'body', field, lang: 'en' } as const;
+  const w = g.widths[i];
+  const sideBySide = only === undefined && w !== undefined && tab > 0 && w.zh + PAIR_GAP * b <= tab && tab + w.en <= tw;
+  let textH = zhValue === undefined ? 0 : p.para(zhValue, tx, rowTop, tw, zhStyle, zhLead(theme, label));
+  if (enValue !== undefined && sideBySide) {
+    p.para(enValue, tx + tab, rowTop, tw - tab, enStyle, enLead(theme, label));
+  } else if (enValue !== undefined) {
+    if (zhValue !== undefined) textH += 0.15 * b;
+    textH += p.para(enValue, tx, rowTop + textH, tw, enStyle, enLead(theme, label));
+  }
+  return rowTop + Math.max(labelH, textH) + 0.25 * b;
+}
+
+function rule(p: Page, x: number, y: number, width: number): void {
+  p.parts.push(`<path d="M${n(x)} ${n(y)}H${n(x + width)}" stroke="${p.theme.rule}" stroke-width="${p.theme.ruleWidth}"/>`);
+}
+
+function fieldRows(p: Page, text: SignText, x: number, top: number, width: number): number {
+  const g = rowGeometry(p, text, x, width);
   let y = top;
-  FIELD_LABELS.forEach((label, i) => {
-    const { field, zh, en } = label;
-    const rowTop = y + 0.25 * b;
-    let labelH = 0;
-    if (!theme.runInLabels) {
-      labelH += p.para(zh, x, rowTop, labelW, { size: b, fill: theme.label, bold: true, role: 'label', field, lang: 'zh' });
-      labelH += p.para(en, x, rowTop + labelH, labelW, { size: b, fill: theme.label, role: 'label', field, lang: 'en' });
-    }
-    const enValue = text.en?.[field];
-    const zhStyle = { size: b, fill: theme.ink, role: 'body', field, lang: 'zh' } as const;
-    const enStyle = { size: b, fill: theme.inkEn, role: 'body', field, lang: 'en' } as const;
-    const w = widths[i];
-    const sideBySide = w !== undefined && tab > 0 && w.zh + pairGap <= tab && tab + w.en <= tw;
-    let textH = p.para(text.zh[field] ?? '', tx, rowTop, tw, zhStyle, zhLead(label));
-    if (enValue !== undefined && sideBySide) {
-      p.para(enValue, tx + tab, rowTop, tw - tab, enStyle, enLead(label));
-    } else if (enValue !== undefined) {
-      textH += 0.15 * b;
-      textH += p.para(enValue, tx, rowTop + textH, tw, enStyle, enLead(label));
-    }
-    y = rowTop + Math.max(labelH, textH) + 0.25 * b;
-    if (i < FIELD_LABELS.length - 1) {
-      p.parts.push(`<path d="M${n(x)} ${n(y)}H${n(x + width)}" stroke="${theme.rule}" stroke-width="${theme.ruleWidth}"/>`);
-    }
+  FIELD_LABELS.forEach((_, i) => {
+    y = fieldRow(p, text, g, i, x, y);
+    if (i < FIELD_LABELS.length - 1) rule(p, x, y, width);
   });
   return y - top;
 }

@@ -1,4 +1,6 @@
 import { create as createQr } from 'qrcode';
+import type { Theme } from './sign-layout.js';
+import { textWidth, wrapText } from './text-wrap.js';
 
 /** SVG building blocks for the printed sign. All coordinates are millimetres on the paper. */
 
@@ -103,4 +105,28 @@ export function qrCode(url: string, x: number, y: number, side: number, dark: st
     `<path transform="translate(${n(x)} ${n(y)}) scale(${cell})" d="${d}" fill="${dark}" shape-rendering="crispEdges"/>` +
     '</g>'
   );
+}
+
+export const LINE = 1.28; // line box as a multiple of the font size
+const ASCENT = 0.88; // ideographic em-box top above the baseline, Noto Sans CJK
+
+/** Collects the SVG of one page, or of one block of it, at a given body size. */
+export class Page {
+  readonly parts: string[] = [];
+  constructor(readonly body: number, readonly theme: Theme) {}
+
+  /** Writes wrapped lines from `top`; returns the height used. */
+  lines(lines: string[], x: number, top: number, style: TextStyle, lead = ''): number {
+    lines.forEach((line, i) => {
+      const base = top + i * style.size * LINE + ((LINE - 1) / 2 + ASCENT) * style.size;
+      this.parts.push(textLine(x, base, line, style, i === 0 ? lead.trimEnd() : ''));
+    });
+    return lines.length * style.size * LINE;
+  }
+
+  /** `lead` is a run-in bold label ("必要性：") that saves the label its own line. */
+  para(text: string, x: number, top: number, width: number, style: TextStyle, lead = ''): number {
+    const extra = lead === '' || style.bold === true ? 0 : textWidth(lead, style.size, true) - textWidth(lead, style.size);
+    return this.lines(wrapText(lead + text, width, style.size, style.bold, extra), x, top, style, lead);
+  }
 }
