@@ -4,6 +4,7 @@ import cliProgress from 'cli-progress';
 import type { AgentServices } from '../agent.js';
 import { CamwardenError } from '../errors.js';
 import { exportImage } from '../purpose/export-image.js';
+import { setLegalHold } from '../retention/legal-hold.js';
 import { cliActor, info, printJson, printTable } from './output.js';
 
 type WithServices = <T>(fn: (s: AgentServices) => T | Promise<T>) => Promise<T>;
@@ -96,11 +97,7 @@ export function registerImageCommands(program: Command, withServices: WithServic
       .option('--reason <text>', 'why (required for hold)')
       .action((id: string, o: { reason?: string }) =>
         withServices((s) => {
-          if (hold && !o.reason) throw new CamwardenError('usage', 'a legal hold needs --reason', { field: 'reason' });
-          s.db.transaction(() => {
-            s.images.setHold(id, hold, hold ? o.reason! : null);
-            s.audit.append({ actor: cliActor(), action: hold ? 'image.hold' : 'image.release', object: `image:${id}`, decision: 'done', rule: 'retention.legal-hold', detail: { reason: o.reason ?? null } });
-          }).immediate();
+          setLegalHold(s, { imageId: id, hold, reason: o.reason, actor: cliActor() });
           info(`image ${id} ${hold ? 'on legal hold' : 'released'}`);
         }),
       );

@@ -2,7 +2,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { CamwardenError } from '../errors.js';
-import { renderSignPng, renderSignSvg, renderSignText, type SignInput } from '../notices/render-sign.js';
+import { renderSignPng, renderSignSvg, renderSignText } from '../notices/render-sign.js';
+import { signInputFor } from '../notices/sign-input.js';
 import type { Notice } from '../notices/notice-register.js';
 import { NoticeInputSchema, PiaInputSchema, type NoticeInput, type PiaInput } from '../notices/notice-schema.js';
 import type { AgentServices } from '../agent.js';
@@ -27,18 +28,6 @@ const noticeRow = (n: Notice) => ({
   expiresAt: n.expiresAt ?? '',
   title: n.content.text.zh.title,
 });
-
-export function signInput(s: AgentServices, n: Notice): SignInput {
-  return {
-    id: n.id,
-    content: n.content,
-    rightsUrl: s.config.site.rightsUrl,
-    cameras: n.cameras,
-    verifiedAt: n.verifiedAt,
-    expiresAt: n.expiresAt,
-    site: { name: s.config.site.name },
-  };
-}
 
 export function registerNoticeCommands(program: Command, withServices: WithServices): void {
   const notice = program.command('notice').description('signs: register, evidence, verify, withdraw, render');
@@ -119,7 +108,7 @@ export function registerNoticeCommands(program: Command, withServices: WithServi
     .action((id: string, o: { out: string; dpi: string }) =>
       withServices(async (s) => {
         const n = s.notices.get(id);
-        const input = signInput(s, n);
+        const input = signInputFor(n, s.config.site);
         const dir = resolve(o.out);
         mkdirSync(dir, { recursive: true });
         const dpi = Number(o.dpi);

@@ -10,9 +10,11 @@ import {
   NORMAL_THEME,
   PAPERS,
   footerItems,
+  layoutPages,
   layoutSign,
   qrSide,
-  type Layout,
+  type Pagination,
+  type Theme,
 } from './sign-layout.js';
 
 /** The printable sign behind `camwarden notice render ID` (DESIGN: Notice; R1, R2, R18). */
@@ -59,36 +61,87 @@ function validate(input: SignInput, paper: PaperSize): void {
   }
 }
 
-/** The largest body size from `preferred` down to `floor` (points) at which everything fits. */
-function fit(input: SignInput, opts: SignOptions, preferred: number, floor: number): Layout & { bodyPt: number } {
-  const theme = opts.largePrint ? LARGE_THEME : NORMAL_THEME;
-  let last: Layout | undefined;
-  for (let pt = preferred; pt >= floor - 1e-9; pt -= STEP_PT) {
-    last = layoutSign(input, opts.paper, theme, pt * MM_PER_PT);
-    if (last.overflow <= 0) return { ...last, bodyPt: pt };
+type Sized = { svg: string; bodyPt: number };
+
+function themeOf(opts: SignOptions): Theme {
+  return opts.largePrint ? LARGE_THEME : NORMAL_THEME;
+}
+
+function variant(opts: SignOptions): string {
+  return `${opts.paper}${opts.largePrint ? ' large print' : ''}`;
+}
+
+/**
+ * The largest body size from the preferred one down to the floor at which one page holds it all;
+ * when none does, how far the text runs past the page at the floor (mm).
+ */
+function fitOnePage(input: SignInput, opts: SignOptions): Sized | { overflow: number } {
+  const sizes = opts.largePrint ? LARGE_PT : NORMAL_PT;
+  let overflow = 0;
+  for (let pt = sizes.preferred; pt >= sizes.floor - 1e-9; pt -= STEP_PT) {
+    const fitted = layoutSign(input, opts.paper, themeOf(opts), pt * MM_PER_PT);
+    if (fitted.overflow <= 0) return { svg: fitted.svg, bodyPt: pt };
+    overflow = fitted.overflow;
   }
-  const variant = `${opts.paper}${opts.largePrint ? ' large print' : ''}`;
+  return { overflow };
+}
+
+function layout(input: SignInput, opts: SignOptions): Sized {
+  validate(input, opts.paper);
+  const fitted = fitOnePage(input, opts);
+  if ('svg' in fitted) return fitted;
+  const floor = (opts.largePrint ? LARGE_PT : NORMAL_PT).floor;
   const advice = opts.paper === 'A4' ? 'print it on A3 (--paper A3) or shorten the text' : 'shorten the text';
   throw new CamwardenError(
     'input.invalid',
-    `notice ${input.id} is too long for ${variant}: even at ${floor} pt it runs ` +
-      `${Math.ceil(last?.overflow ?? 0)} mm past the page; ${advice}`,
+    `notice ${input.id} is too long for ${variant(opts)}: even at ${floor} pt it runs ` +
+      `${Math.ceil(fitted.overflow)} mm past the page; ${advice}`,
     { field: 'paper', details: { paper: opts.paper, largePrint: opts.largePrint, floorPt: floor } },
   );
 }
 
-function layout(input: SignInput, opts: SignOptions): Layout & { bodyPt: number } {
-  validate(input, opts.paper);
+/**
+ * Pages at the largest body size that needs no more pages than the floor size does: going
+ * multi-page already costs the reader a turn, so the type stays as big as that page count allows.
+ */
+function paginate(input: SignInput, opts: SignOptions): string[] {
   const sizes = opts.largePrint ? LARGE_PT : NORMAL_PT;
-  return fit(input, opts, sizes.preferred, sizes.floor);
+  // Large print reads one script at a time: Measures Art. 5's elderly and low-vision readers
+  // should not have to pick their language out of alternating lines.
+  const byLanguage = opts.largePrint && input.content.text.en !== undefined;
+  const at = (pt: number): Pagination => layoutPages(input, opts.paper, themeOf(opts), pt * MM_PER_PT, byLanguage);
+  const floor = at(sizes.floor);
+  if ('tooLong' in floor) {
+    throw new CamwardenError(
+      'input.invalid',
+      `notice ${input.id}: ${floor.tooLong} is too long for one ${variant(opts)} page even at ${sizes.floor} pt; shorten it`,
+      { field: floor.tooLong, details: { paper: opts.paper, largePrint: opts.largePrint, floorPt: sizes.floor } },
+    );
+  }
+  for (let pt = sizes.preferred; pt > sizes.floor + 1e-9; pt -= STEP_PT) {
+    const laid = at(pt);
+    if ('pages' in laid && laid.pages.length <= floor.pages.length) return laid.pages;
+  }
+  return floor.pages;
 }
 
 /**
- * The sign as a standalone SVG in millimetres (print it at 100 %). Throws `input.invalid` when
+ * The sign as standalone SVG in millimetres (print it at 100 %). Throws `input.invalid` when
  * the text does not fit the paper at a legible size, `notice.incomplete` when content is missing.
  */
 export async function renderSignSvg(input: SignInput, opts: SignOptions): Promise<string> {
   return layout(input, opts).svg;
+}
+
+/**
+ * The sign as one SVG page per sheet: one page, identical to renderSignSvg's, whenever that fits;
+ * otherwise as many pages of the same paper as it takes at no less than the legibility floor.
+ * Throws `input.invalid` naming the field (`text.en.method`) when one field fills more than a page.
+ */
+export async function renderSignPages(input: SignInput, opts: SignOptions): Promise<string[]> {
+  validate(input, opts.paper);
+  const fitted = fitOnePage(input, opts);
+  return 'svg' in fitted ? [fitted.svg] : paginate(input, opts);
 }
 
 /**
@@ -102,14 +155,30 @@ function forRaster(svg: string, paper: PaperSize): string {
   return svg.replace(`width="${width}mm" height="${height}mm"`, `width="${pt(width)}" height="${pt(height)}"`);
 }
 
-/** The sign rasterised at `dpi` (default 150), with the DPI recorded so it prints at true size. */
-export async function renderSignPng(input: SignInput, opts: SignOptions & { dpi?: number }): Promise<Buffer> {
-  const dpi = opts.dpi ?? 150;
+function checkDpi(dpi: number): void {
   if (!Number.isFinite(dpi) || dpi < 72 || dpi > 600) {
     throw new CamwardenError('input.invalid', `dpi must be between 72 and 600, got ${dpi}`, { field: 'dpi' });
   }
-  const svg = forRaster(await renderSignSvg(input, opts), opts.paper);
-  return sharp(Buffer.from(svg), { density: dpi }).flatten({ background: '#ffffff' }).png().withDensity(dpi).toBuffer();
+}
+
+function rasterise(svg: string, paper: PaperSize, dpi: number): Promise<Buffer> {
+  const page = forRaster(svg, paper);
+  return sharp(Buffer.from(page), { density: dpi }).flatten({ background: '#ffffff' }).png().withDensity(dpi).toBuffer();
+}
+
+/** The sign rasterised at `dpi` (default 150), with the DPI recorded so it prints at true size. */
+export async function renderSignPng(input: SignInput, opts: SignOptions & { dpi?: number }): Promise<Buffer> {
+  const dpi = opts.dpi ?? 150;
+  checkDpi(dpi);
+  return rasterise(await renderSignSvg(input, opts), opts.paper, dpi);
+}
+
+/** renderSignPages rasterised, one PNG per sheet, like renderSignPng. */
+export async function renderSignPngPages(input: SignInput, opts: SignOptions & { dpi?: number }): Promise<Buffer[]> {
+  const dpi = opts.dpi ?? 150;
+  checkDpi(dpi);
+  const pages = await renderSignPages(input, opts);
+  return Promise.all(pages.map((svg) => rasterise(svg, opts.paper, dpi)));
 }
 
 const TEXT_HEADINGS = {

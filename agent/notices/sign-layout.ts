@@ -1,6 +1,6 @@
 import type { NoticeText } from './notice-content.js';
 import type { PaperSize, SignInput } from './render-sign.js';
-import { FONT_FAMILY, LINE, Page, cameraIcon, escapeXml, n, qrCode, rect } from './sign-svg.js';
+import { FONT_FAMILY, LINE, Page, cameraIcon, escapeXml, n, qrCode, rect, type TextStyle } from './sign-svg.js';
 import { textWidth, wrapText } from './text-wrap.js';
 
 /** Lays the sign out at one body size; render-sign.ts picks the size. Units are millimetres. */
@@ -49,6 +49,7 @@ export const FOOTER_LABELS = {
   verified: { zh: '核验日期', en: 'Verified' },
   expires: { zh: '有效期至', en: 'Valid until' },
   validityUnknown: { zh: '有效期以二维码页面为准', en: 'Validity: see the page behind the QR code' },
+  continued: { zh: '续', en: 'continued' },
 } as const;
 
 export interface Theme {
@@ -92,24 +93,53 @@ export interface Layout {
   overflow: number;
 }
 
-function header(p: Page, input: SignInput, x: number, top: number, width: number): number {
+interface BandRow {
+  text: string;
+  /** Font size in body sizes. */
+  scale: number;
+  style: Omit<TextStyle, 'size' | 'fill'>;
+}
+
+/** A dark band with the camera icon and rows of text: the title, or a continuation page's header. */
+function band(p: Page, x: number, top: number, width: number, iconScale: number, rows: BandRow[]): number {
   const b = p.body;
   const pad = 0.7 * b;
-  const icon = 3.4 * b;
+  const icon = iconScale * b;
   const tx = x + pad + icon + pad;
   const tw = width - (tx - x) - pad;
-  const { zh, en } = input.content.text;
-  const zhLines = wrapText(zh.title, tw, 2 * b, true);
-  const enLines = en === undefined ? [] : wrapText(en.title, tw, 1.35 * b, true);
-  const textH = (zhLines.length * 2 + enLines.length * 1.35) * b * LINE;
+  const wrapped = rows.map((r) => wrapText(r.text, tw, r.scale * b, r.style.bold));
+  const textH = rows.reduce((h, r, i) => h + (wrapped[i] as string[]).length * r.scale, 0) * b * LINE;
   const height = Math.max(icon, textH) + 2 * pad;
   p.parts.push(rect(x, top, width, height, `fill="${p.theme.band}" rx="${n(0.4 * b)}"`));
   p.parts.push(cameraIcon(x + pad, top + (height - icon) / 2, icon, p.theme.bandText));
   let y = top + (height - textH) / 2;
-  const style = { fill: p.theme.bandText, bold: true, role: 'title', field: 'title' };
-  y += p.lines(zhLines, tx, y, { ...style, size: 2 * b, lang: 'zh' });
-  p.lines(enLines, tx, y, { ...style, size: 1.35 * b, lang: 'en' });
+  rows.forEach((r, i) => {
+    y += p.lines(wrapped[i] as string[], tx, y, { ...r.style, size: r.scale * b, fill: p.theme.bandText });
+  });
   return height;
+}
+
+function header(p: Page, input: SignInput, x: number, top: number, width: number): number {
+  const { zh, en } = input.content.text;
+  const title = { bold: true, role: 'title', field: 'title' } as const;
+  const rows: BandRow[] = [{ text: zh.title, scale: 2, style: { ...title, lang: 'zh' } }];
+  if (en !== undefined) rows.push({ text: en.title, scale: 1.35, style: { ...title, lang: 'en' } });
+  return band(p, x, top, width, 3.4, rows);
+}
+
+/** Page `page` of `pages`: the reader learns there is more and which sign it belongs to. */
+function pageLabel(page: number, pages: number): { zh: string; en: string } {
+  return { zh: `第 ${page} 页，共 ${pages} 页`, en: `page ${page} of ${pages}` };
+}
+
+/** A continuation page's smaller header: enough to tie a loose sheet to its sign. */
+function continuedHeader(p: Page, input: SignInput, page: number, pages: number, x: number, top: number, width: number): number {
+  const L = FOOTER_LABELS;
+  const count = pageLabel(page, pages);
+  return band(p, x, top, width, 2.2, [
+    { text: `${L.continued.zh} · ${L.continued.en} · ${count.zh} · ${count.en}`, scale: 1.2, style: { bold: true, role: 'continued' } },
+    { text: `${L.id.zh} ${L.id.en}: ${input.id}`, scale: 1, style: { role: 'continued' } },
+  ]);
 }
 
 function faceBox(p: Page, text: SignInput['content']['text'], x: number, top: number, width: number): number {
@@ -256,7 +286,7 @@ export function footerItems(input: SignInput): FooterItem[][] {
 
 /** The QR block sits at the foot of the page, so spare room on a big sheet falls above it. */
 type Footer = { svg: string[]; height: number };
-function footer(p: Page, input: SignInput, x: number, bottom: number, width: number, qrSide: number): Footer {
+function footer(p: Page, input: SignInput, x: number, bottom: number, width: number, qrSide: number, rows: FooterItem[][]): Footer {
   const b = p.body;
   const sub = new Page(b, p.theme);
   const gap = 1.2 * b;
@@ -266,7 +296,7 @@ function footer(p: Page, input: SignInput, x: number, bottom: number, width: num
   const bold = { size: b, fill: p.theme.label, bold: true, role: 'scan' };
   y += sub.para(`${FOOTER_LABELS.scan.zh} ${FOOTER_LABELS.scan.en}`, ix, y, iw, bold);
   y += 0.3 * b;
-  for (const row of footerItems(input)) {
+  for (const row of rows) {
     const line = row
       .map(({ label, value }) => (value === undefined ? `${label.zh} ${label.en}` : `${label.zh} ${label.en}: ${value}`))
       .join(' · ');
@@ -286,24 +316,153 @@ function footer(p: Page, input: SignInput, x: number, bottom: number, width: num
   };
 }
 
+function svgDocument(paper: PaperSize, body: number, title: string, parts: string[], attrs = ''): string {
+  const { width: pw, height: ph } = PAPERS[paper];
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${pw}mm" height="${ph}mm" viewBox="0 0 ${pw} ${ph}" ` +
+    `font-family="${FONT_FAMILY}" data-paper="${paper}" data-body-pt="${n(body / MM_PER_PT)}"${attrs}>` +
+    `<title>${escapeXml(title)}</title>` +
+    rect(0, 0, pw, ph, 'fill="#ffffff"') +
+    parts.join('') +
+    '</svg>'
+  );
+}
+
+function titles(input: SignInput): string {
+  return [input.content.text.zh.title, input.content.text.en?.title].filter((t) => t !== undefined).join(' / ');
+}
+
+/** About 10 mm on A4: inside every office printer's unprintable edge. */
+const margin = (paper: PaperSize): number => PAPERS[paper].width * 0.048;
+/** Space kept between the text and the rule above the QR block, in body sizes. */
+const FOOT_GAP = 1.6;
+
 export function layoutSign(input: SignInput, paper: PaperSize, theme: Theme, body: number): Layout {
   const { width: pw, height: ph } = PAPERS[paper];
-  const margin = pw * 0.048; // about 10 mm on A4: inside every office printer's unprintable edge
-  const width = pw - 2 * margin;
+  const m = margin(paper);
+  const width = pw - 2 * m;
   const p = new Page(body, theme);
-  let y = margin;
-  y += header(p, input, margin, y, width) + 0.7 * body;
-  if (input.content.terms.faceRecognition) y += faceBox(p, input.content.text, margin, y, width) + 0.5 * body;
-  y += fieldRows(p, input.content.text, margin, y, width);
-  const foot = footer(p, input, margin, ph - margin, width, qrSide(paper));
-  const titles = [input.content.text.zh.title, input.content.text.en?.title].filter((t) => t !== undefined).join(' / ');
-  const svg =
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${pw}mm" height="${ph}mm" viewBox="0 0 ${pw} ${ph}" ` +
-    `font-family="${FONT_FAMILY}" data-paper="${paper}" data-body-pt="${n(body / MM_PER_PT)}">` +
-    `<title>${escapeXml(titles)}</title>` +
-    rect(0, 0, pw, ph, 'fill="#ffffff"') +
-    p.parts.join('') +
-    foot.svg.join('') +
-    '</svg>';
-  return { svg, overflow: y + 1.6 * body - (ph - margin - foot.height) };
+  let y = m;
+  y += header(p, input, m, y, width) + 0.7 * body;
+  if (input.content.terms.faceRecognition) y += faceBox(p, input.content.text, m, y, width) + 0.5 * body;
+  y += fieldRows(p, input.content.text, m, y, width);
+  const foot = footer(p, input, m, ph - m, width, qrSide(paper), footerItems(input));
+  return {
+    svg: svgDocument(paper, body, titles(input), [...p.parts, ...foot.svg]),
+    overflow: y + FOOT_GAP * body - (ph - m - foot.height),
+  };
+}
+
+/** A run of the sign never split across pages: one field, in both languages or in one. */
+interface Block {
+  svg: string;
+  height: number;
+  /** The key path an error names when the block fits no page, e.g. `text.en.method`. */
+  field: string;
+  /** Starts the English pages of a large-print sign. */
+  newPage: boolean;
+}
+
+export type Pagination = { pages: string[] } | { tooLong: string };
+
+/**
+ * The sign flowed over pages of one size at one body size. Page 1 keeps the header band, the face
+ * box (Shenzhen Art. 14: most prominent) and the full footer; later pages get a smaller header;
+ * every page gets the QR code, so any sheet leads to the rights page. `byLanguage` sets all the
+ * Chinese rows, then all the English ones from a fresh page, instead of pairing them per field:
+ * at large-print sizes a paired row is two blocks of different scripts that a reader has to
+ * pick apart line by line. Returns the field that fits no page when that is what stops it.
+ */
+export function layoutPages(input: SignInput, paper: PaperSize, theme: Theme, body: number, byLanguage: boolean): Pagination {
+  const { width: pw, height: ph } = PAPERS[paper];
+  const m = margin(paper);
+  const width = pw - 2 * m;
+  const b = body;
+  const text = input.content.text;
+  const face = input.content.terms.faceRecognition;
+  const foot = (p: Page, rows: FooterItem[][]): Footer => footer(p, input, m, ph - m, width, qrSide(paper), rows);
+  // Measured with two-digit page numbers: fewer digits never take more lines.
+  const firstRows = (page: number, pages: number): FooterItem[][] => [...footerItems(input), [{ label: pageLabel(page, pages) }]];
+  const first = new Page(b, theme);
+  let firstTop = m + header(first, input, m, m, width) + 0.7 * b;
+  if (face) firstTop += faceBox(first, text, m, firstTop, width) + 0.5 * b;
+  // Site, cameras, ID and validity stay beside the QR code when they fit in its height; in large
+  // print they would double the footer, so they follow the text instead.
+  const countOnly = (page: number, pages: number): FooterItem[][] => [[{ label: pageLabel(page, pages) }]];
+  const detailsBeside = foot(first, firstRows(99, 99)).height <= foot(first, countOnly(99, 99)).height;
+  const firstFoot = detailsBeside ? firstRows : countOnly;
+  const firstEnd = ph - m - foot(first, firstFoot(99, 99)).height - FOOT_GAP * b;
+  const probe = new Page(b, theme);
+  const nextTop = m + continuedHeader(probe, input, 99, 99, m, m, width) + 0.7 * b;
+  const nextEnd = ph - m - foot(probe, []).height - FOOT_GAP * b;
+  if (firstTop > firstEnd) return { tooLong: face ? longestFaceField(text) : 'text.zh.title' };
+
+  const g = rowGeometry(probe, text, m, width);
+  const block = (i: number, only: Lang | undefined, newPage = false): Block => {
+    const p = new Page(b, theme);
+    let y = 0;
+    if (newPage && only === 'en' && text.en !== undefined) {
+      const style = { size: 1.35 * b, fill: theme.label, bold: true, role: 'title', field: 'title', lang: 'en' } as const;
+      y += p.para(text.en.title, m, 0.25 * b, width, style) + 0.25 * b;
+    }
+    const height = fieldRow(p, text, g, i, m, y, only);
+    const field = (FIELD_LABELS[i] as (typeof FIELD_LABELS)[number]).field;
+    return { svg: p.parts.join(''), height, field: `text.${only ?? 'zh'}.${field}`, newPage };
+  };
+  const langs: Lang[] = text.en === undefined ? ['zh'] : ['zh', 'en'];
+  const blocks = byLanguage
+    ? langs.flatMap((lang) => FIELD_LABELS.map((_, i) => block(i, lang, lang === 'en' && i === 0)))
+    : FIELD_LABELS.flatMap((_, i) => {
+        const both = block(i, undefined);
+        return both.height <= nextEnd - nextTop ? [both] : langs.map((lang) => block(i, lang));
+      });
+  if (!detailsBeside) blocks.push(detailsBlock(new Page(b, theme), input, m, width));
+  const tooLong = blocks.find((blk) => blk.height > nextEnd - nextTop);
+  if (tooLong !== undefined) return { tooLong: tooLong.field };
+
+  const pages: { block: Block; y: number }[][] = [[]];
+  let y = firstTop;
+  for (const blk of blocks) {
+    const current = pages[pages.length - 1] as { block: Block; y: number }[];
+    const freshPage = pages.length > 1 && current.length === 0;
+    if ((blk.newPage && !freshPage) || y + blk.height > (pages.length === 1 ? firstEnd : nextEnd)) {
+      pages.push([]);
+      y = nextTop;
+    }
+    (pages[pages.length - 1] as { block: Block; y: number }[]).push({ block: blk, y });
+    y += blk.height;
+  }
+
+  return {
+    pages: pages.map((placed, k) => {
+      const p = k === 0 ? first : new Page(b, theme);
+      if (k > 0) continuedHeader(p, input, k + 1, pages.length, m, m, width);
+      placed.forEach(({ block: blk, y: top }, i) => {
+        if (i > 0) rule(p, m, top, width);
+        p.parts.push(`<g transform="translate(0 ${n(top)})">${blk.svg}</g>`);
+      });
+      const f = foot(p, k === 0 ? firstFoot(1, pages.length) : []);
+      const attrs = ` data-page="${k + 1}" data-pages="${pages.length}"`;
+      return svgDocument(paper, b, `${titles(input)} (${k + 1}/${pages.length})`, [...p.parts, ...f.svg], attrs);
+    }),
+  };
+}
+
+function longestFaceField(text: SignText): string {
+  const candidates = (['zh', 'en'] as const).flatMap((lang) =>
+    FACE_LABELS.fields.map(({ field }) => ({ path: `text.${lang}.${field}`, width: textWidth(text[lang]?.[field] ?? '', 1) })),
+  );
+  return candidates.reduce((a, c) => (c.width > a.width ? c : a)).path;
+}
+
+/** The footer's details as a block of text, for when they do not fit beside the QR code. */
+function detailsBlock(p: Page, input: SignInput, x: number, width: number): Block {
+  let y = 0.25 * p.body;
+  for (const row of footerItems(input)) {
+    for (const { label, value } of row) {
+      const style = { size: p.body, fill: p.theme.ink, role: 'footer' } as const;
+      y += p.para(value === undefined ? label.en : value, x, y, width, style, value === undefined ? `${label.zh} ` : `${label.zh} ${label.en}: `);
+    }
+  }
+  return { svg: p.parts.join(''), height: y + 0.25 * p.body, field: 'site', newPage: false };
 }

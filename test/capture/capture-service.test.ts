@@ -175,6 +175,23 @@ describe('retention and reconcile', () => {
     expect(s.audit.verify().ok).toBe(true);
   });
 
+  it('purges expired images as soon as the agent starts, then on its schedule', async () => {
+    env = makeAgentEnv();
+    const s = env.services;
+    await verifiedNotice(s, ['cam-north-gate']);
+    const r = await s.capture.ingest('cam-north-gate', await sampleJpeg());
+    if (r.status !== 'stored') throw new Error('not stored');
+    env.clock.advance(31 * 86_400_000);
+    const { createAgent } = await import('../../agent/agent.js');
+    const agent = createAgent(s);
+    await agent.start(new AbortController().signal);
+    try {
+      expect(s.images.find(r.imageId)).toBeUndefined();
+    } finally {
+      await agent.stop();
+    }
+  });
+
   it('reconciles: a file without a row is removed, a row without a file is recorded as lost', async () => {
     env = makeAgentEnv();
     const s = env.services;

@@ -2,8 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import type { ImageRecord } from '../../capture/image-records.js';
 import { ID_PATTERN } from '../../config/schema.js';
-import { CamwardenError } from '../../errors.js';
 import { exportImage } from '../../purpose/export-image.js';
+import { setLegalHold } from '../../retention/legal-hold.js';
 import { principal } from '../auth.js';
 import { BEARER, IdParams, RecordId, type RouteDeps } from './common.js';
 
@@ -101,27 +101,8 @@ export const imageRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { s
       schema: { tags, security: BEARER, summary: 'Put an image on legal hold or release it (security, operator)', params: IdParams, body: HoldBody },
     },
     async (req) => {
-      const { hold, reason } = req.body;
-      if (hold && (reason === undefined || reason.trim() === '')) {
-        throw new CamwardenError('input.invalid', 'a legal hold needs a reason (e.g. the case it is kept for)', { field: 'reason' });
-      }
       const id = req.params.id;
-      const actor = principal(req).actor;
-      // The hold and its audit entry stand or fall together: a hold keeps an image past its
-      // retention (Shenzhen Art. 25), so it must be traceable (Art. 75).
-      s.db
-        .transaction(() => {
-          s.images.setHold(id, hold, hold ? reason!.trim() : null);
-          s.audit.append({
-            actor,
-            action: hold ? 'image.hold' : 'image.release',
-            object: `image:${id}`,
-            decision: 'done',
-            rule: 'retention.legal-hold',
-            detail: { reason: reason ?? null },
-          });
-        })
-        .immediate();
+      setLegalHold(s, { imageId: id, hold: req.body.hold, reason: req.body.reason, actor: principal(req).actor });
       return view(s.images.get(id));
     },
   );

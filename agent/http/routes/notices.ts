@@ -4,7 +4,8 @@ import type { Role } from '../../config/schema.js';
 import { CamwardenError, isCamwardenError } from '../../errors.js';
 import type { Notice } from '../../notices/notice-register.js';
 import { CameraIds, NoticeContentSchema } from '../../notices/notice-schema.js';
-import { renderSignPng, renderSignSvg, renderSignText, type SignInput } from '../../notices/render-sign.js';
+import { renderSignPng, renderSignSvg, renderSignText } from '../../notices/render-sign.js';
+import { signInputFor } from '../../notices/sign-input.js';
 import { principal } from '../auth.js';
 import { BEARER, IMAGE_BODY_LIMIT, IdParams, type RouteDeps } from './common.js';
 
@@ -136,17 +137,7 @@ export const noticeRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { 
     },
     async (req, reply) => {
       const n = s.notices.get(req.params.id);
-      // A withdrawn sign must not be printed or shown again: people would trust a notice no longer in force.
-      if (n.state === 'withdrawn') throw new CamwardenError('notice.state', `notice ${n.id} is withdrawn; it has no sign`);
-      const input: SignInput = {
-        id: n.id,
-        content: n.content,
-        rightsUrl: s.config.site.rightsUrl,
-        cameras: n.cameras,
-        verifiedAt: n.verifiedAt,
-        expiresAt: n.expiresAt,
-        site: { name: s.config.site.name },
-      };
+      const input = signInputFor(n, s.config.site);
       const format = req.query.format ?? 'svg';
       const opts = { paper: req.query.paper ?? 'A4', largePrint: req.query.large ?? false };
       const body =
