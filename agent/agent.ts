@@ -87,6 +87,7 @@ export function buildServices(opts: BuildOptions): AgentServices {
       ids,
       retentionYears: profile.parameters.piaRetentionYears,
       reviewMonths: profile.parameters.piaReviewMonths,
+      knownCameras: () => cameraIds,
     });
     const images = createImageRecords({ db });
     const violations = createViolationReporter({ db, audit, outbox, clock, windowMs: config.capture.blockedReportSeconds * 1000 });

@@ -68,6 +68,8 @@ export interface PiaRegisterDeps {
   /** From the jurisdiction profile (Measures Art. 9: at least 3 years). */
   retentionYears: number;
   reviewMonths: number;
+  /** Camera ids of the config; an assessment can only cover cameras that exist. */
+  knownCameras?: () => readonly string[];
 }
 
 /** The four elements of Measures Art. 9, in the order the article lists them. */
@@ -262,6 +264,9 @@ export function createPiaRegister(deps: PiaRegisterDeps): PiaRegister {
       if (cameras.length === 0 || !cameras.every(nonEmpty)) {
         throw new CamwardenError('input.invalid', 'an impact assessment covers at least one camera', { field: 'cameras' });
       }
+      const known = deps.knownCameras?.();
+      const unknown = known ? cameras.filter((c) => !known.includes(c)) : [];
+      if (unknown.length > 0) throw new CamwardenError('input.invalid', `unknown camera(s): ${unknown.join(', ')}`, { field: 'cameras' });
       if (!nonEmpty(input.signedBy)) throw new CamwardenError('input.invalid', 'an impact assessment is signed by a named person', { field: 'signedBy' });
       const now = clock.now();
       const signedAt = input.signedAt === undefined ? now.toISOString() : isoDate(input.signedAt, 'signedAt');

@@ -59,6 +59,8 @@ export interface AuditLog {
   append(input: AuditInput): AuditEntry;
   verify(onProgress?: (done: number, total: number) => void): AuditVerification;
   tail(limit: number, afterSeq?: number): AuditEntry[];
+  /** The oldest `limit` entries after `afterSeq`, for reading the whole log forward without gaps. */
+  page(afterSeq: number, limit: number): AuditEntry[];
   count(): number;
 }
 
@@ -95,6 +97,7 @@ export function createAuditLog({ db, clock }: { db: Db; clock: Clock }): AuditLo
   );
   const all = db.prepare<[], Row>('SELECT * FROM audit ORDER BY seq');
   const tailStmt = db.prepare<[number, number], Row>('SELECT * FROM audit WHERE seq > ? ORDER BY seq DESC LIMIT ?');
+  const pageStmt = db.prepare<[number, number], Row>('SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?');
   const countStmt = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM audit');
 
   // Reads the chain head and inserts in one write transaction, so two processes
@@ -138,6 +141,7 @@ export function createAuditLog({ db, clock }: { db: Db; clock: Clock }): AuditLo
       return { ok: true, entries: n };
     },
     tail: (limit, afterSeq = 0) => tailStmt.all(afterSeq, limit).map(toEntry).reverse(),
+    page: (afterSeq, limit) => pageStmt.all(afterSeq, limit).map(toEntry),
     count: () => countStmt.get()?.n ?? 0,
   };
 }

@@ -135,9 +135,8 @@ function pageLabel(page: number, pages: number): { zh: string; en: string } {
 /** A continuation page's smaller header: enough to tie a loose sheet to its sign. */
 function continuedHeader(p: Page, input: SignInput, page: number, pages: number, x: number, top: number, width: number): number {
   const L = FOOTER_LABELS;
-  const count = pageLabel(page, pages);
   return band(p, x, top, width, 2.2, [
-    { text: `${L.continued.zh} · ${L.continued.en} · ${count.zh} · ${count.en}`, scale: 1.2, style: { bold: true, role: 'continued' } },
+    { text: `${L.continued.zh} · ${L.continued.en} · ${page} / ${pages}`, scale: 1.2, style: { bold: true, role: 'continued' } },
     { text: `${L.id.zh} ${L.id.en}: ${input.id}`, scale: 1, style: { role: 'continued' } },
   ]);
 }
@@ -284,9 +283,17 @@ export function footerItems(input: SignInput): FooterItem[][] {
   ];
 }
 
-/** The QR block sits at the foot of the page, so spare room on a big sheet falls above it. */
+/**
+ * The QR block sits at the foot of the page, so spare room on a big sheet falls above it. The
+ * single-page sign writes the URL under the code; pages set it beside the code (`urlBeside`),
+ * where it costs no height of its own and leaves large print a few more lines of text.
+ */
 type Footer = { svg: string[]; height: number };
-function footer(p: Page, input: SignInput, x: number, bottom: number, width: number, qrSide: number, rows: FooterItem[][]): Footer {
+interface FooterOptions {
+  rows: FooterItem[][];
+  urlBeside?: boolean;
+}
+function footer(p: Page, input: SignInput, x: number, bottom: number, width: number, qrSide: number, o: FooterOptions): Footer {
   const b = p.body;
   const sub = new Page(b, p.theme);
   const gap = 1.2 * b;
@@ -296,15 +303,20 @@ function footer(p: Page, input: SignInput, x: number, bottom: number, width: num
   const bold = { size: b, fill: p.theme.label, bold: true, role: 'scan' };
   y += sub.para(`${FOOTER_LABELS.scan.zh} ${FOOTER_LABELS.scan.en}`, ix, y, iw, bold);
   y += 0.3 * b;
-  for (const row of rows) {
+  for (const row of o.rows) {
     const line = row
       .map(({ label, value }) => (value === undefined ? `${label.zh} ${label.en}` : `${label.zh} ${label.en}: ${value}`))
       .join(' · ');
     y += sub.para(line, ix, y, iw, { size: b, fill: p.theme.ink, role: 'footer' });
   }
-  const urlTop = Math.max(qrSide, y) + 0.4 * b;
-  const urlH = sub.para(input.rightsUrl, x, urlTop, width, { size: b, fill: p.theme.ink, bold: true, role: 'url' });
-  const height = urlTop + urlH;
+  const url = { size: b, fill: p.theme.ink, bold: true, role: 'url' };
+  let height: number;
+  if (o.urlBeside === true) {
+    height = Math.max(qrSide, y + 0.3 * b + sub.para(input.rightsUrl, ix, y + 0.3 * b, iw, url));
+  } else {
+    const urlTop = Math.max(qrSide, y) + 0.4 * b;
+    height = urlTop + sub.para(input.rightsUrl, x, urlTop, width, url);
+  }
   const top = bottom - height;
   return {
     height,
@@ -346,7 +358,7 @@ export function layoutSign(input: SignInput, paper: PaperSize, theme: Theme, bod
   y += header(p, input, m, y, width) + 0.7 * body;
   if (input.content.terms.faceRecognition) y += faceBox(p, input.content.text, m, y, width) + 0.5 * body;
   y += fieldRows(p, input.content.text, m, y, width);
-  const foot = footer(p, input, m, ph - m, width, qrSide(paper), footerItems(input));
+  const foot = footer(p, input, m, ph - m, width, qrSide(paper), { rows: footerItems(input) });
   return {
     svg: svgDocument(paper, body, titles(input), [...p.parts, ...foot.svg]),
     overflow: y + FOOT_GAP * body - (ph - m - foot.height),
@@ -380,7 +392,7 @@ export function layoutPages(input: SignInput, paper: PaperSize, theme: Theme, bo
   const b = body;
   const text = input.content.text;
   const face = input.content.terms.faceRecognition;
-  const foot = (p: Page, rows: FooterItem[][]): Footer => footer(p, input, m, ph - m, width, qrSide(paper), rows);
+  const foot = (p: Page, rows: FooterItem[][]): Footer => footer(p, input, m, ph - m, width, qrSide(paper), { rows, urlBeside: true });
   // Measured with two-digit page numbers: fewer digits never take more lines.
   const firstRows = (page: number, pages: number): FooterItem[][] => [...footerItems(input), [{ label: pageLabel(page, pages) }]];
   const first = new Page(b, theme);
@@ -394,7 +406,7 @@ export function layoutPages(input: SignInput, paper: PaperSize, theme: Theme, bo
   const firstEnd = ph - m - foot(first, firstFoot(99, 99)).height - FOOT_GAP * b;
   const probe = new Page(b, theme);
   const nextTop = m + continuedHeader(probe, input, 99, 99, m, m, width) + 0.7 * b;
-  const nextEnd = ph - m - foot(probe, []).height - FOOT_GAP * b;
+  const nextEnd = ph - m - foot(probe, countOnly(99, 99)).height - FOOT_GAP * b;
   if (firstTop > firstEnd) return { tooLong: face ? longestFaceField(text) : 'text.zh.title' };
 
   const g = rowGeometry(probe, text, m, width);
@@ -441,7 +453,7 @@ export function layoutPages(input: SignInput, paper: PaperSize, theme: Theme, bo
         if (i > 0) rule(p, m, top, width);
         p.parts.push(`<g transform="translate(0 ${n(top)})">${blk.svg}</g>`);
       });
-      const f = foot(p, k === 0 ? firstFoot(1, pages.length) : []);
+      const f = foot(p, (k === 0 ? firstFoot : countOnly)(k + 1, pages.length));
       const attrs = ` data-page="${k + 1}" data-pages="${pages.length}"`;
       return svgDocument(paper, b, `${titles(input)} (${k + 1}/${pages.length})`, [...p.parts, ...f.svg], attrs);
     }),
@@ -457,12 +469,13 @@ function longestFaceField(text: SignText): string {
 
 /** The footer's details as a block of text, for when they do not fit beside the QR code. */
 function detailsBlock(p: Page, input: SignInput, x: number, width: number): Block {
+  const style = { size: p.body, fill: p.theme.ink, role: 'footer' } as const;
   let y = 0.25 * p.body;
   for (const row of footerItems(input)) {
-    for (const { label, value } of row) {
-      const style = { size: p.body, fill: p.theme.ink, role: 'footer' } as const;
-      y += p.para(value === undefined ? label.en : value, x, y, width, style, value === undefined ? `${label.zh} ` : `${label.zh} ${label.en}: `);
-    }
+    const line = row
+      .map(({ label, value }) => (value === undefined ? `${label.zh} ${label.en}` : `${label.zh} ${label.en}: ${value}`))
+      .join(' · ');
+    y += p.para(line, x, y, width, style);
   }
   return { svg: p.parts.join(''), height: y + 0.25 * p.body, field: 'site', newPage: false };
 }

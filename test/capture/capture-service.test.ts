@@ -112,6 +112,7 @@ describe('the capture path', () => {
     await verifiedNotice(s, ['cam-east-lobby'], sampleNoticeContent({ faceRecognition: true }));
     const jpeg = await sampleJpeg();
     expect(await s.capture.ingest('cam-east-lobby', jpeg)).toMatchObject({ status: 'blocked', reason: 'no-impact-assessment' });
+    expect(() => s.pias.add({ subject: 'lobby-face', cameras: ['cam-nowhere'], signedBy: 'DPO', content: { lawfulness: 'l', impact: 'i', risks: 'r', safeguards: 's' } }, 'test')).toThrow(/unknown camera/);
     const pia = s.pias.add({ subject: 'lobby-face', cameras: ['cam-east-lobby'], signedBy: 'DPO', content: { lawfulness: 'l', impact: 'i', risks: 'r', safeguards: 's' } }, 'test');
     const r = await s.capture.ingest('cam-east-lobby', jpeg);
     expect(r.status).toBe('stored');

@@ -32,17 +32,17 @@ export const auditRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { s
         security: BEARER,
         summary: 'Audit entries (auditor)',
         description:
-          'The newest `limit` entries with seq > `after`, oldest first, like `tail`: poll with `after` = the last seq seen. ' +
-          '`more` is true when entries between `after` and the first one returned were left out.',
+          'The oldest `limit` entries with seq > `after`: read the whole log forward by passing the last seq seen as `after`. ' +
+          '`more` is true when entries after the last one returned exist.',
         querystring: TailQuery,
       },
     },
     async (req) => {
       const after = req.query.after ?? 0;
       const limit = req.query.limit ?? 100;
-      const entries = s.audit.tail(limit, after);
-      const first = entries[0];
-      return { entries, more: first !== undefined && first.seq > after + 1 };
+      // One extra row tells whether there is more without a count query.
+      const rows = s.audit.page(after, limit + 1);
+      return { entries: rows.slice(0, limit), more: rows.length > limit };
     },
   );
 };
