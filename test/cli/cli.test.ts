@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { spawnSync } from 'node:child_process';
 import { runCli, spawnCli } from '../helpers/cli.js';
-import { makeAgentEnv, sampleJpeg, type AgentEnv } from '../helpers/agent-env.js';
+import { makeAgentEnv, sampleJpeg, verifiedNotice, type AgentEnv } from '../helpers/agent-env.js';
 import { makeJpeg } from '../fixtures/jpegs.js';
 
 let env: AgentEnv;
@@ -92,6 +93,22 @@ describe('camwarden CLI', () => {
     expect(r.stderr).toMatch(/notice\.yaml:\d+ text\.zh/);
     expect(r.stderr).toContain('retention');
   });
+
+  it.runIf(spawnSync('script', ['--version']).status === 0)('purges with a progress bar on a terminal and quietly in a pipe', async () => {
+    // Images captured 40 days ago (the in-process clock), expired for the CLI's real clock.
+    env = makeAgentEnv({ start: new Date(Date.now() - 40 * 86_400_000).toISOString() });
+    await verifiedNotice(env.services, ['cam-north-gate']);
+    for (let i = 0; i < 3; i++) await env.services.capture.ingest('cam-north-gate', await sampleJpeg());
+    env.services.close();
+    const piped = runCli(['--config', env.configPath, 'purge', '--dry-run']);
+    expect(JSON.parse(piped.stdout)).toMatchObject({ images: 3, dryRun: true });
+    expect(piped.stderr).not.toContain('purging');
+    const cmd = [process.execPath, '--import', 'tsx', 'agent/main.ts', '--config', env.configPath, 'purge'].map((a) => `'${a}'`).join(' ');
+    const tty = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', env: { ...process.env, CREDENTIALS_DIRECTORY: '' }, timeout: 60_000 });
+    expect(tty.status).toBe(0);
+    expect(tty.stdout).toMatch(/purging \[.*\] 3\/3 100%/);
+    expect(runCli(['--config', env.configPath, 'images', 'list', '--json']).stdout.trim()).toBe('[]');
+  }, 60_000);
 
   it('runs the agent: JSON logs, health on the local port, clean exit on SIGTERM', async () => {
     const e = freshEnv();
