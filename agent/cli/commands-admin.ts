@@ -42,13 +42,19 @@ export function registerAdminCommands(program: Command, withServices: WithServic
     .command('token')
     .description('bearer tokens for the local HTTP API')
     .command('create')
-    .requiredOption('--role <role>', ROLES.join(' | '))
+    .option('--role <role>', ROLES.join(' | '))
+    .option('--camera <id>', 'a push token for this camera instead (POST /v1/cameras/:id/frames)')
     .option('--name <label>', 'who holds it')
-    .action((o: { role: string; name?: string }) => {
-      if (!(ROLES as readonly string[]).includes(o.role)) throw new CamwardenError('usage', `--role must be one of ${ROLES.join(', ')}`, { field: 'role' });
+    .action((o: { role?: string; camera?: string; name?: string }) => {
+      if ((o.role === undefined) === (o.camera === undefined)) throw new CamwardenError('usage', 'give exactly one of --role or --camera', { field: 'role' });
+      if (o.role !== undefined && !(ROLES as readonly string[]).includes(o.role)) throw new CamwardenError('usage', `--role must be one of ${ROLES.join(', ')}`, { field: 'role' });
       const token = newToken();
       process.stdout.write(`${token}\n`);
-      info(`Give the token above to its holder; it is shown once. Add to http.tokens in the config:\n  - role: ${o.role as Role}\n    sha256: ${hashToken(token)}${o.name ? `\n    name: ${o.name}` : ''}`);
+      info(
+        o.camera !== undefined
+          ? `Configure the camera to send the token above as "Authorization: Bearer"; it is shown once. Add to camera ${o.camera} in the config:\n    push: { tokenSha256: ${hashToken(token)} }`
+          : `Give the token above to its holder; it is shown once. Add to http.tokens in the config:\n  - role: ${o.role as Role}\n    sha256: ${hashToken(token)}${o.name ? `\n    name: ${o.name}` : ''}`,
+      );
     });
 
   program

@@ -111,6 +111,17 @@ const CameraSchema = Type.Object(
     locationClass: Type.Enum(LOCATION_CLASSES),
     enabled: Type.Boolean({ default: true }),
     faceRecognition: Type.Boolean({ default: false }),
+    push: Type.Optional(
+      Type.Object(
+        {
+          tokenSha256: Type.String({
+            pattern: SHA256_PATTERN,
+            description: 'SHA-256 of the token this camera sends with POST /v1/cameras/:id/frames (camwarden token create --camera ID).',
+          }),
+        },
+        { additionalProperties: false, description: 'Camera push: the camera posts a snapshot on an event.' },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

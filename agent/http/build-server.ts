@@ -7,6 +7,7 @@ import type { AgentServices } from '../agent.js';
 import { CamwardenError, isCamwardenError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { createAuth } from './auth.js';
+import { cameraFrameRoutes } from './routes/camera-frames.js';
 import { assessmentRoutes } from './routes/assessments.js';
 import { auditRoutes } from './routes/audit.js';
 import { agentVersion, JSON_BODY_LIMIT, type RouteDeps } from './routes/common.js';
@@ -134,5 +135,6 @@ export function buildServer(deps: { services: AgentServices; log: Logger }): Fas
   void app.register(imageRoutes, routeDeps);
   void app.register(auditRoutes, routeDeps);
   void app.register(assessmentRoutes, routeDeps);
+  void app.register(cameraFrameRoutes, routeDeps);
   return app as unknown as FastifyInstance;
 }
