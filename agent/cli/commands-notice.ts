@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { CamwardenError } from '../errors.js';
-import { renderSignPng, renderSignSvg, renderSignText } from '../notices/render-sign.js';
+import { renderSignPages, renderSignText, svgToPng } from '../notices/render-sign.js';
 import { signInputFor } from '../notices/sign-input.js';
 import type { Notice } from '../notices/notice-register.js';
 import { NoticeInputSchema, PiaInputSchema, type NoticeInput, type PiaInput } from '../notices/notice-schema.js';
@@ -116,10 +116,14 @@ export function registerNoticeCommands(program: Command, withServices: WithServi
         const written: string[] = [];
         for (const paper of ['A4', 'A3'] as const) {
           for (const largePrint of [false, true]) {
-            const base = join(dir, `notice-${n.id}-${paper}${largePrint ? '-large' : ''}`);
-            writeFileSync(`${base}.svg`, await renderSignSvg(input, { paper, largePrint }));
-            writeFileSync(`${base}.png`, await renderSignPng(input, { paper, largePrint, dpi }));
-            written.push(`${base}.svg`, `${base}.png`);
+            // A sign too long for one sheet continues on more, each with the QR code (Measures Art. 5).
+            const pages = await renderSignPages(input, { paper, largePrint });
+            for (const [i, svg] of pages.entries()) {
+              const base = join(dir, `notice-${n.id}-${paper}${largePrint ? '-large' : ''}${pages.length > 1 ? `-p${i + 1}` : ''}`);
+              writeFileSync(`${base}.svg`, svg);
+              writeFileSync(`${base}.png`, await svgToPng(svg, paper, dpi));
+              written.push(`${base}.svg`, `${base}.png`);
+            }
           }
         }
         const txt = join(dir, `notice-${n.id}.txt`);

@@ -101,8 +101,9 @@ function layout(input: SignInput, opts: SignOptions): Sized {
 }
 
 /**
- * Pages at the largest body size that needs no more pages than the floor size does: going
- * multi-page already costs the reader a turn, so the type stays as big as that page count allows.
+ * The fewest pages; among those, the fewest sections run over two sheets (a reader keeps one
+ * language on one sheet); among those, the largest type. Multi-page already costs the reader a
+ * turn, so the type stays as big as that page count allows.
  */
 function paginate(input: SignInput, opts: SignOptions): string[] {
   const sizes = opts.largePrint ? LARGE_PT : NORMAL_PT;
@@ -118,11 +119,14 @@ function paginate(input: SignInput, opts: SignOptions): string[] {
       { field: floor.tooLong, details: { paper: opts.paper, largePrint: opts.largePrint, floorPt: sizes.floor } },
     );
   }
-  for (let pt = sizes.preferred; pt > sizes.floor + 1e-9; pt -= STEP_PT) {
+  let best = floor;
+  for (let pt = sizes.floor + STEP_PT; pt <= sizes.preferred + 1e-9; pt += STEP_PT) {
     const laid = at(pt);
-    if ('pages' in laid && laid.pages.length <= floor.pages.length) return laid.pages;
+    if ('tooLong' in laid) continue;
+    const worse = laid.pages.length - best.pages.length || laid.brokenSections - best.brokenSections;
+    if (worse <= 0) best = laid; // ties go to the larger type
   }
-  return floor.pages;
+  return best.pages;
 }
 
 /**
@@ -171,6 +175,12 @@ export async function renderSignPng(input: SignInput, opts: SignOptions & { dpi?
   const dpi = opts.dpi ?? 150;
   checkDpi(dpi);
   return rasterise(await renderSignSvg(input, opts), opts.paper, dpi);
+}
+
+/** One page of renderSignPages rasterised at `dpi` (default 150). */
+export function svgToPng(svg: string, paper: PaperSize, dpi = 150): Promise<Buffer> {
+  checkDpi(dpi);
+  return rasterise(svg, paper, dpi);
 }
 
 /** renderSignPages rasterised, one PNG per sheet, like renderSignPng. */

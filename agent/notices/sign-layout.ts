@@ -3,7 +3,10 @@ import type { PaperSize, SignInput } from './render-sign.js';
 import { FONT_FAMILY, LINE, Page, cameraIcon, escapeXml, n, qrCode, rect, type TextStyle } from './sign-svg.js';
 import { textWidth, wrapText } from './text-wrap.js';
 
-/** Lays the sign out at one body size; render-sign.ts picks the size. Units are millimetres. */
+/**
+ * Lays the sign out at one body size, on one page or flowed over several; render-sign.ts picks
+ * the size. Units are millimetres.
+ */
 
 export const PAPERS: Record<PaperSize, { width: number; height: number }> = {
   A4: { width: 210, height: 297 },
@@ -283,6 +286,10 @@ export function footerItems(input: SignInput): FooterItem[][] {
   ];
 }
 
+function footerLine(row: FooterItem[]): string {
+  return row.map(({ label, value }) => `${label.zh} ${label.en}${value === undefined ? '' : `: ${value}`}`).join(' · ');
+}
+
 /**
  * The QR block sits at the foot of the page, so spare room on a big sheet falls above it. The
  * single-page sign writes the URL under the code; pages set it beside the code (`urlBeside`),
@@ -303,12 +310,7 @@ function footer(p: Page, input: SignInput, x: number, bottom: number, width: num
   const bold = { size: b, fill: p.theme.label, bold: true, role: 'scan' };
   y += sub.para(`${FOOTER_LABELS.scan.zh} ${FOOTER_LABELS.scan.en}`, ix, y, iw, bold);
   y += 0.3 * b;
-  for (const row of o.rows) {
-    const line = row
-      .map(({ label, value }) => (value === undefined ? `${label.zh} ${label.en}` : `${label.zh} ${label.en}: ${value}`))
-      .join(' · ');
-    y += sub.para(line, ix, y, iw, { size: b, fill: p.theme.ink, role: 'footer' });
-  }
+  for (const row of o.rows) y += sub.para(footerLine(row), ix, y, iw, { size: b, fill: p.theme.ink, role: 'footer' });
   const url = { size: b, fill: p.theme.ink, bold: true, role: 'url' };
   let height: number;
   if (o.urlBeside === true) {
@@ -371,19 +373,20 @@ interface Block {
   height: number;
   /** The key path an error names when the block fits no page, e.g. `text.en.method`. */
   field: string;
-  /** Starts the English pages of a large-print sign. */
-  newPage: boolean;
+  /** Blocks of one section ('zh', 'en', 'both', 'details') are kept on one sheet when they fit it. */
+  section: string;
 }
 
-export type Pagination = { pages: string[] } | { tooLong: string };
+export type Pagination = { pages: string[]; brokenSections: number } | { tooLong: string };
 
 /**
  * The sign flowed over pages of one size at one body size. Page 1 keeps the header band, the face
- * box (Shenzhen Art. 14: most prominent) and the full footer; later pages get a smaller header;
- * every page gets the QR code, so any sheet leads to the rights page. `byLanguage` sets all the
- * Chinese rows, then all the English ones from a fresh page, instead of pairing them per field:
- * at large-print sizes a paired row is two blocks of different scripts that a reader has to
- * pick apart line by line. Returns the field that fits no page when that is what stops it.
+ * box (Shenzhen Art. 14: most prominent) and the QR code; later pages get a smaller header and the
+ * QR code again, so any sheet leads to the rights page. `byLanguage` sets all the Chinese rows,
+ * then all the English ones from a fresh page, each language kept on one sheet when it fits one,
+ * instead of pairing them per field: at large-print sizes a paired row is two blocks of different
+ * scripts that a reader has to pick apart line by line. Reports the field that fits no page when
+ * that is what stops it, and how many sections run over more than one sheet.
  */
 export function layoutPages(input: SignInput, paper: PaperSize, theme: Theme, body: number, byLanguage: boolean): Pagination {
   const { width: pw, height: ph } = PAPERS[paper];
@@ -393,59 +396,72 @@ export function layoutPages(input: SignInput, paper: PaperSize, theme: Theme, bo
   const text = input.content.text;
   const face = input.content.terms.faceRecognition;
   const foot = (p: Page, rows: FooterItem[][]): Footer => footer(p, input, m, ph - m, width, qrSide(paper), { rows, urlBeside: true });
-  // Measured with two-digit page numbers: fewer digits never take more lines.
-  const firstRows = (page: number, pages: number): FooterItem[][] => [...footerItems(input), [{ label: pageLabel(page, pages) }]];
+  const count = (page: number, pages: number): FooterItem[][] => [[{ label: pageLabel(page, pages) }]];
+  const withDetails = (page: number, pages: number): FooterItem[][] => [...footerItems(input), ...count(page, pages)];
   const first = new Page(b, theme);
   let firstTop = m + header(first, input, m, m, width) + 0.7 * b;
   if (face) firstTop += faceBox(first, text, m, firstTop, width) + 0.5 * b;
   // Site, cameras, ID and validity stay beside the QR code when they fit in its height; in large
-  // print they would double the footer, so they follow the text instead.
-  const countOnly = (page: number, pages: number): FooterItem[][] => [[{ label: pageLabel(page, pages) }]];
-  const detailsBeside = foot(first, firstRows(99, 99)).height <= foot(first, countOnly(99, 99)).height;
-  const firstFoot = detailsBeside ? firstRows : countOnly;
+  // print they would double the footer, so they follow the text instead. Measured with two-digit
+  // page numbers: fewer digits never take more lines.
+  const detailsBeside = foot(first, withDetails(99, 99)).height <= foot(first, count(99, 99)).height;
+  const firstFoot = detailsBeside ? withDetails : count;
   const firstEnd = ph - m - foot(first, firstFoot(99, 99)).height - FOOT_GAP * b;
   const probe = new Page(b, theme);
   const nextTop = m + continuedHeader(probe, input, 99, 99, m, m, width) + 0.7 * b;
-  const nextEnd = ph - m - foot(probe, countOnly(99, 99)).height - FOOT_GAP * b;
+  const room = ph - m - foot(probe, count(99, 99)).height - FOOT_GAP * b - nextTop;
   if (firstTop > firstEnd) return { tooLong: face ? longestFaceField(text) : 'text.zh.title' };
 
   const g = rowGeometry(probe, text, m, width);
-  const block = (i: number, only: Lang | undefined, newPage = false): Block => {
+  const block = (i: number, only?: Lang): Block => {
     const p = new Page(b, theme);
     let y = 0;
-    if (newPage && only === 'en' && text.en !== undefined) {
+    if (byLanguage && only === 'en' && i === 0 && text.en !== undefined) {
+      // The English pages open with the title in English: the band above them is bilingual.
       const style = { size: 1.35 * b, fill: theme.label, bold: true, role: 'title', field: 'title', lang: 'en' } as const;
-      y += p.para(text.en.title, m, 0.25 * b, width, style) + 0.25 * b;
+      y += p.para(text.en.title, m, 0.25 * b, width, style) + 0.5 * b;
     }
     const height = fieldRow(p, text, g, i, m, y, only);
     const field = (FIELD_LABELS[i] as (typeof FIELD_LABELS)[number]).field;
-    return { svg: p.parts.join(''), height, field: `text.${only ?? 'zh'}.${field}`, newPage };
+    return { svg: p.parts.join(''), height, field: `text.${only ?? 'zh'}.${field}`, section: only ?? 'both' };
   };
   const langs: Lang[] = text.en === undefined ? ['zh'] : ['zh', 'en'];
   const blocks = byLanguage
-    ? langs.flatMap((lang) => FIELD_LABELS.map((_, i) => block(i, lang, lang === 'en' && i === 0)))
+    ? langs.flatMap((lang) => FIELD_LABELS.map((_, i) => block(i, lang)))
     : FIELD_LABELS.flatMap((_, i) => {
-        const both = block(i, undefined);
-        return both.height <= nextEnd - nextTop ? [both] : langs.map((lang) => block(i, lang));
+        const both = block(i);
+        return both.height <= room ? [both] : langs.map((lang) => block(i, lang));
       });
   if (!detailsBeside) blocks.push(detailsBlock(new Page(b, theme), input, m, width));
-  const tooLong = blocks.find((blk) => blk.height > nextEnd - nextTop);
+  const tooLong = blocks.find((blk) => blk.height > room);
   if (tooLong !== undefined) return { tooLong: tooLong.field };
 
-  const pages: { block: Block; y: number }[][] = [[]];
+  const pages: { block: Block; y: number }[][] = [];
   let y = firstTop;
-  for (const blk of blocks) {
-    const current = pages[pages.length - 1] as { block: Block; y: number }[];
-    const freshPage = pages.length > 1 && current.length === 0;
-    if ((blk.newPage && !freshPage) || y + blk.height > (pages.length === 1 ? firstEnd : nextEnd)) {
-      pages.push([]);
-      y = nextTop;
-    }
-    (pages[pages.length - 1] as { block: Block; y: number }[]).push({ block: blk, y });
+  let end = firstEnd;
+  let page: { block: Block; y: number }[] = [];
+  const turn = (): void => {
+    pages.push(page);
+    page = [];
+    y = nextTop;
+    end = nextTop + room;
+  };
+  blocks.forEach((blk, i) => {
+    const opens = blk.section !== blocks[i - 1]?.section;
+    const sectionH = blocks.filter((s) => s.section === blk.section).reduce((h, s) => h + s.height, 0);
+    const fresh = pages.length > 0 && page.length === 0;
+    const newLanguage = byLanguage && opens && blk.section === 'en';
+    const keepTogether = byLanguage && opens && y + sectionH > end && sectionH <= room;
+    if (!fresh && (newLanguage || keepTogether || y + blk.height > end)) turn();
+    page.push({ block: blk, y });
     y += blk.height;
-  }
+  });
+  pages.push(page);
+  const sections = new Set(blocks.map((blk) => blk.section));
+  const brokenSections = [...sections].filter((s) => pages.filter((pg) => pg.some((e) => e.block.section === s)).length > 1).length;
 
   return {
+    brokenSections,
     pages: pages.map((placed, k) => {
       const p = k === 0 ? first : new Page(b, theme);
       if (k > 0) continuedHeader(p, input, k + 1, pages.length, m, m, width);
@@ -453,7 +469,7 @@ export function layoutPages(input: SignInput, paper: PaperSize, theme: Theme, bo
         if (i > 0) rule(p, m, top, width);
         p.parts.push(`<g transform="translate(0 ${n(top)})">${blk.svg}</g>`);
       });
-      const f = foot(p, (k === 0 ? firstFoot : countOnly)(k + 1, pages.length));
+      const f = foot(p, (k === 0 ? firstFoot : count)(k + 1, pages.length));
       const attrs = ` data-page="${k + 1}" data-pages="${pages.length}"`;
       return svgDocument(paper, b, `${titles(input)} (${k + 1}/${pages.length})`, [...p.parts, ...f.svg], attrs);
     }),
@@ -469,13 +485,7 @@ function longestFaceField(text: SignText): string {
 
 /** The footer's details as a block of text, for when they do not fit beside the QR code. */
 function detailsBlock(p: Page, input: SignInput, x: number, width: number): Block {
-  const style = { size: p.body, fill: p.theme.ink, role: 'footer' } as const;
   let y = 0.25 * p.body;
-  for (const row of footerItems(input)) {
-    const line = row
-      .map(({ label, value }) => (value === undefined ? `${label.zh} ${label.en}` : `${label.zh} ${label.en}: ${value}`))
-      .join(' · ');
-    y += p.para(line, x, y, width, style);
-  }
-  return { svg: p.parts.join(''), height: y + 0.25 * p.body, field: 'site', newPage: false };
+  for (const row of footerItems(input)) y += p.para(footerLine(row), x, y, width, { size: p.body, fill: p.theme.ink, role: 'footer' });
+  return { svg: p.parts.join(''), height: y + 0.25 * p.body, field: 'site', section: 'details' };
 }

@@ -96,12 +96,14 @@ function hardBreak(word: string, width: number, size: number, bold: boolean): st
     }
     if (n === 0) n = 1; // a single glyph wider than the column: nothing better exists
     if (n < chars.length) {
-      for (let i = n - 1; i >= Math.ceil(n * 0.5); i--) {
-        if (SOFT_BREAK_AFTER.has(chars[i] as string)) {
-          n = i + 1;
-          break;
-        }
-      }
+      // A slash first: a line ending in "-" reads as a hyphenated word, and whoever types the
+      // URL from the sign would drop the hyphen.
+      const from = Math.ceil(n * 0.5);
+      const at = (ok: (ch: string) => boolean): number => {
+        for (let i = n - 1; i >= from; i--) if (ok(chars[i] as string)) return i + 1;
+        return 0;
+      };
+      n = at((ch) => ch === '/') || at((ch) => SOFT_BREAK_AFTER.has(ch)) || n;
     }
     pieces.push(chars.splice(0, n).join(''));
   }

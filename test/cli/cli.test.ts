@@ -51,6 +51,14 @@ describe('camwarden CLI', () => {
     const photo = join(e.dir, 'sign.jpg');
     writeFileSync(photo, await sampleJpeg(64, 64));
     expect(runCli([...c, 'notice', 'verify', id, '--by', 'Inspector Li', '--photo', photo]).status).toBe(0);
+    // The printable sign in every variant; large print on A4 runs over several pages.
+    const render = runCli([...c, 'notice', 'render', id, '--out', join(e.dir, 'signs'), '--dpi', '72']);
+    expect(render.status, render.stderr).toBe(0);
+    const files = render.stdout.trim().split('\n').map((f) => f.replace(/^.*\//, ''));
+    expect(files).toContain(`notice-${id}.txt`);
+    expect(files).toContain(`notice-${id}-A4-large-p2.png`);
+    expect(files.filter((f) => f.endsWith('.svg')).length).toBe(files.filter((f) => f.endsWith('.png')).length);
+    expect(readFileSync(join(e.dir, 'signs', `notice-${id}.txt`), 'utf8')).toContain('https://test-plaza.example/privacy');
     // Face camera: blocked without an assessment; the plain camera stores.
     const frame = join(e.dir, 'frame.jpg');
     writeFileSync(frame, await makeJpeg({ width: 640, height: 480, seed: 3 }));

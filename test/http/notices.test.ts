@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildServer } from '../../agent/http/build-server.js';
@@ -131,6 +133,18 @@ describe('notices over HTTP', () => {
     expect(txt.headers['content-type']).toBe('text/plain; charset=utf-8');
     expect(txt.body).toContain('https://test-plaza.example/privacy');
     expect(txt.body).toContain('CCTV in operation');
+
+    // The realistic example sign in large print does not fit one A4 sheet: it continues on more pages, each served on its own.
+    const { cameras: _ignored, ...example } = parse(readFileSync('config/notice.example.yaml', 'utf8')) as Record<string, unknown>;
+    const exampleId = (await create({ content: example, cameras: ['cam-north-gate'] })).json().id as string;
+    const getExample = (q: string) => app.inject({ method: 'GET', url: `/v1/notices/${exampleId}/sign${q}`, headers: as('kiosk') });
+    const large = await getExample('?paper=A4&large=true');
+    const pages = Number(large.headers['x-sign-pages']);
+    expect(pages).toBeGreaterThan(1);
+    const last = await getExample(`?paper=A4&large=true&page=${pages}&format=png`);
+    expect(last.statusCode).toBe(200);
+    expect(last.headers['content-disposition']).toContain(`-p${pages}.png`);
+    expect((await getExample(`?paper=A4&large=true&page=${pages + 1}`)).json()).toMatchObject({ code: 'not-found', field: 'page' });
 
     const bad = await get('?format=pdf');
     expect(bad.statusCode).toBe(400);

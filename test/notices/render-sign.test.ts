@@ -1,9 +1,18 @@
+import { readFileSync } from 'node:fs';
 import jsqr from 'jsqr';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { isCamwardenError } from '../../agent/errors.js';
-import type { NoticeText } from '../../agent/notices/notice-content.js';
-import { renderSignPng, renderSignSvg, renderSignText, type SignInput } from '../../agent/notices/render-sign.js';
+import type { NoticeContent, NoticeText } from '../../agent/notices/notice-content.js';
+import {
+  renderSignPages,
+  renderSignPng,
+  renderSignPngPages,
+  renderSignSvg,
+  renderSignText,
+  type SignInput,
+} from '../../agent/notices/render-sign.js';
 
 const URL_ = 'https://rights.example.cn/s/futian/n/N-7';
 const PT = 25.4 / 72; // mm per point: the SVG is in millimetres
@@ -104,6 +113,20 @@ async function decodeQr(png: Buffer): Promise<string | undefined> {
   const { data, info } = await sharp(png).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
   // jsqr is CommonJS: from ESM its default import is module.exports, whose `default` is the decoder.
   return jsqr.default(new Uint8ClampedArray(data.buffer, data.byteOffset, data.length), info.width, info.height)?.data;
+}
+
+/** Dark pixels within 8 mm of the edge, inside the 10 mm margin: there should be none. */
+async function inkInMargins(png: Buffer, dpi: number): Promise<number> {
+  const { data, info } = await sharp(png).greyscale().raw().toBuffer({ resolveWithObject: true });
+  const edge = Math.floor((8 / 25.4) * dpi);
+  let inked = 0;
+  for (let y = 0; y < info.height; y++) {
+    for (let x = 0; x < info.width; x++) {
+      const inMargin = x < edge || x >= info.width - edge || y < edge || y >= info.height - edge;
+      if (inMargin && (data[y * info.width + x] ?? 255) < 200) inked++;
+    }
+  }
+  return inked;
 }
 
 const FIELDS = [
@@ -226,17 +249,7 @@ describe('renderSignPng', () => {
       },
       zh: { security: '加密，'.repeat(24) },
     });
-    const png = await renderSignPng(wide, { paper: 'A4', largePrint: false, dpi: 100 });
-    const { data, info } = await sharp(png).greyscale().raw().toBuffer({ resolveWithObject: true });
-    const edge = Math.floor((8 / 25.4) * 100); // 8 mm: inside the 10 mm margin
-    let inked = 0;
-    for (let y = 0; y < info.height; y++) {
-      for (let x = 0; x < info.width; x++) {
-        const inMargin = x < edge || x >= info.width - edge || y < edge || y >= info.height - edge;
-        if (inMargin && (data[y * info.width + x] ?? 255) < 200) inked++;
-      }
-    }
-    expect(inked).toBe(0);
+    expect(await inkInMargins(await renderSignPng(wide, { paper: 'A4', largePrint: false, dpi: 100 }), 100)).toBe(0);
   });
 });
 
@@ -265,5 +278,100 @@ describe('renderSignText', () => {
 
   it('leaves out the face section when face recognition is off', () => {
     expect(renderSignText(sign({ face: false }))).not.toContain('人脸识别');
+  });
+});
+
+/** config/notice.example.yaml as `notice add` stores it: realistic bilingual text with face recognition. */
+function exampleNotice(): SignInput {
+  const doc = parse(readFileSync('config/notice.example.yaml', 'utf8')) as NoticeContent & { cameras: string[] };
+  return {
+    id: 'N-2025-0042',
+    rightsUrl: 'https://rights.example.cn/s/futian-plaza/n/N-2025-0042',
+    cameras: doc.cameras,
+    verifiedAt: '2025-03-01T02:00:00Z',
+    expiresAt: '2025-09-01',
+    site: { name: '福田广场 Futian Plaza' },
+    content: { terms: doc.terms, text: doc.text, placement: doc.placement },
+  };
+}
+
+const bodyPt = (svg: string): number => Number(/data-body-pt="([\d.]+)"/.exec(svg)?.[1]);
+const FLOOR_PT = { normal: 12, large: 18 };
+
+describe('renderSignPages', () => {
+  it('returns the single-page sign unchanged when it fits one page', async () => {
+    expect(await renderSignPages(sign(), A4)).toEqual([await renderSignSvg(sign(), A4)]);
+    const a3 = { paper: 'A3', largePrint: true } as const;
+    expect(await renderSignPages(sign({ face: false }), a3)).toEqual([await renderSignSvg(sign({ face: false }), a3)]);
+  });
+
+  it.each([
+    { paper: 'A4', largePrint: false },
+    { paper: 'A3', largePrint: false },
+    { paper: 'A4', largePrint: true },
+    { paper: 'A3', largePrint: true },
+  ] as const)('prints the example notice whole on $paper (large print $largePrint), every page at or above the floor and scannable', async (opts) => {
+    const input = exampleNotice();
+    const pages = await renderSignPages(input, opts);
+    expect(pages.length).toBeGreaterThanOrEqual(1);
+    if (opts.paper === 'A4' && opts.largePrint) expect(pages.length).toBeGreaterThan(1);
+    const floor = FLOOR_PT[opts.largePrint ? 'large' : 'normal'];
+    for (const svg of pages) expect(bodyPt(svg)).toBeGreaterThanOrEqual(floor);
+
+    const text = input.content.text;
+    for (const lang of ['zh', 'en'] as const) {
+      const t = text[lang] as NoticeText;
+      const where = (role: string, field: string): number[] =>
+        pages.flatMap((svg, k) => (printed(svg, role, field, lang).includes(squash(t[field as keyof NoticeText] ?? '')) ? [k] : []));
+      // never split: each field's text is whole on exactly one page
+      for (const field of FIELDS) expect(where('body', field), `${lang}.${field}`).toHaveLength(1);
+      for (const field of ['faceNecessity', 'faceImpact']) expect(where('face', field), `${lang}.${field}`).toEqual([0]);
+      expect(where('title', 'title')).toContain(0);
+    }
+
+    const pngs = await renderSignPngPages(input, { ...opts, dpi: 100 });
+    expect(pngs).toHaveLength(pages.length);
+    for (const png of pngs) {
+      expect(await decodeQr(png)).toBe(input.rightsUrl);
+      expect(await inkInMargins(png, 100)).toBe(0);
+    }
+  });
+
+  it('keeps the face box on page 1 and marks later pages as continued, numbered, with the notice ID', async () => {
+    const pages = await renderSignPages(exampleNotice(), { paper: 'A4', largePrint: true });
+    const m = pages.length;
+    expect(textLines(pages[0] as string).some((l) => l.role === 'face-heading')).toBe(true);
+    expect(pages[0]).toContain(`page 1 of ${m}`);
+    pages.slice(1).forEach((svg, i) => {
+      const header = textLines(svg).filter((l) => l.role === 'continued').map((l) => l.text).join(' ');
+      expect(header).toContain('续');
+      expect(header).toContain('continued');
+      expect(header).toContain(`${i + 2} / ${m}`);
+      expect(header).toContain('N-2025-0042');
+      expect(svg).not.toMatch(/data-role="face/);
+      expect(svg).toContain(`data-page="${i + 2}" data-pages="${m}"`);
+    });
+  });
+
+  it('sets large print one language per sheet after page 1, Chinese first', async () => {
+    const pages = await renderSignPages(exampleNotice(), { paper: 'A4', largePrint: true });
+    const langs = pages.slice(1).map((svg) => [...new Set(textLines(svg).filter((l) => l.role === 'body').map((l) => l.lang))]);
+    for (const l of langs) expect(l.length).toBeLessThanOrEqual(1);
+    expect(langs.flat()).toEqual(expect.arrayContaining(['zh', 'en']));
+    expect(langs.flat().indexOf('zh')).toBeLessThan(langs.flat().indexOf('en'));
+  });
+
+  it('refuses a field too long for a whole page with input.invalid naming the field', async () => {
+    const input = exampleNotice();
+    const en = input.content.text.en as NoticeText;
+    const long = { ...input, content: { ...input.content, text: { ...input.content.text, en: { ...en, method: Array(40).fill(en.method).join(' ') } } } };
+    for (const largePrint of [false, true]) {
+      const error = await renderSignPages(long, { paper: 'A4', largePrint }).catch((e: unknown) => e);
+      expect(isCamwardenError(error, 'input.invalid')).toBe(true);
+      expect((error as { field: string }).field).toBe('text.en.method');
+    }
+    // Shenzhen Art. 14: the face box is not moved off page 1 to make it fit.
+    const face = { ...input, content: { ...input.content, text: { ...input.content.text, en: { ...en, faceImpact: Array(6).fill(en.faceImpact).join(' ') } } } };
+    await expect(renderSignPages(face, { paper: 'A4', largePrint: true })).rejects.toMatchObject({ code: 'input.invalid', field: 'text.en.faceImpact' });
   });
 });

@@ -4,7 +4,7 @@ import type { Role } from '../../config/schema.js';
 import { CamwardenError, isCamwardenError } from '../../errors.js';
 import type { Notice } from '../../notices/notice-register.js';
 import { CameraIds, NoticeContentSchema } from '../../notices/notice-schema.js';
-import { renderSignPng, renderSignSvg, renderSignText } from '../../notices/render-sign.js';
+import { renderSignPages, renderSignText, svgToPng } from '../../notices/render-sign.js';
 import { signInputFor } from '../../notices/sign-input.js';
 import { principal } from '../auth.js';
 import { BEARER, IMAGE_BODY_LIMIT, IdParams, type RouteDeps } from './common.js';
@@ -32,6 +32,7 @@ const SignQuery = Type.Object(
     format: Type.Optional(Type.Enum(['svg', 'png', 'txt'], { default: 'svg' })),
     paper: Type.Optional(Type.Enum(['A4', 'A3'], { default: 'A4' })),
     large: Type.Optional(Type.Boolean({ default: false, description: 'Large print (Measures Art. 5).' })),
+    page: Type.Optional(Type.Integer({ minimum: 1, maximum: 50, default: 1, description: 'Page of a sign that runs over several sheets; the x-sign-pages header says how many.' })),
   },
   { additionalProperties: false },
 );
@@ -140,10 +141,16 @@ export const noticeRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { 
       const input = signInputFor(n, s.config.site);
       const format = req.query.format ?? 'svg';
       const opts = { paper: req.query.paper ?? 'A4', largePrint: req.query.large ?? false };
-      const body =
-        format === 'png' ? await renderSignPng(input, opts) : format === 'txt' ? renderSignText(input) : await renderSignSvg(input, opts);
-      const name = `notice-${n.id}-${opts.paper}${opts.largePrint ? '-large' : ''}.${format}`;
-      return reply.type(SIGN_TYPES[format]).header('content-disposition', `inline; filename="${name}"`).send(body);
+      if (format === 'txt') {
+        return reply.type(SIGN_TYPES.txt).header('content-disposition', `inline; filename="notice-${n.id}.txt"`).send(renderSignText(input));
+      }
+      const pages = await renderSignPages(input, opts);
+      const page = req.query.page ?? 1;
+      const svg = pages[page - 1];
+      if (svg === undefined) throw new CamwardenError('not-found', `the sign has ${pages.length} page(s); there is no page ${page}`, { field: 'page' });
+      const body = format === 'png' ? await svgToPng(svg, opts.paper) : svg;
+      const name = `notice-${n.id}-${opts.paper}${opts.largePrint ? '-large' : ''}${pages.length > 1 ? `-p${page}` : ''}.${format}`;
+      return reply.type(SIGN_TYPES[format]).header('x-sign-pages', String(pages.length)).header('content-disposition', `inline; filename="${name}"`).send(body);
     },
   );
 };
