@@ -14,6 +14,7 @@ import { decideCaptureSafely, type GateCamera, type GateRules } from './capture-
 import type { ImageRecords } from './image-records.js';
 import { signTag, tagJpegParts, type TagFields } from './image-tag.js';
 import { walkJpeg } from './jpeg-walk.js';
+import { burnInMasks, type MaskPolygon } from '../cameras/privacy-mask.js';
 import { purposeTerms } from './purpose-terms.js';
 import type { ViolationReporter } from './violation-reporter.js';
 
@@ -43,11 +44,15 @@ export interface CaptureSettings {
   cameras: readonly GateCamera[];
   rules: GateRules;
   legalBasis: string;
+  /** Privacy masks per camera (Measures Art. 13), normalised polygons. */
+  masks?: ReadonlyMap<string, readonly MaskPolygon[]>;
 }
 
 export interface CaptureService {
   ingest(cameraId: string, bytes: Buffer, opts?: { source?: IngestSource }): Promise<IngestResult>;
   counters(): CaptureCounters;
+  /** Inventory tells whether a camera applies its masks itself (ONVIF Media2); until then the agent burns them in. */
+  setMaskedByCamera(cameraId: string, byCamera: boolean): void;
   /** Refuses new frames, lets in-flight writes finish, writes pending violation counts. */
   drain(): Promise<void>;
 }
@@ -77,6 +82,7 @@ export function createCaptureService(d: CaptureDeps): CaptureService {
   const inflight = new Set<Promise<unknown>>();
   const terms = purposeTerms(s.legalBasis);
   let draining = false;
+  const maskedByCamera = new Set<string>();
 
   const snapshot = (cameraId: string, now: Date) => ({
     camera: cameras.get(cameraId),
@@ -129,6 +135,18 @@ export function createCaptureService(d: CaptureDeps): CaptureService {
     } catch (error) {
       if (isCamwardenError(error)) return rejected(cameraId, error);
       throw error;
+    }
+    // DESIGN: a mask the camera cannot apply is burnt in before anything is stored, and the masked
+    // image is the original as far as the agent is concerned (hash, tag, storage).
+    const masks = s.masks?.get(cameraId);
+    if (masks && masks.length > 0 && !maskedByCamera.has(cameraId)) {
+      try {
+        bytes = await burnInMasks(bytes, masks);
+        info = walkJpeg(bytes, s.limits);
+      } catch (error) {
+        if (isCamwardenError(error)) return rejected(cameraId, error);
+        throw error;
+      }
     }
     const id = d.ids.next();
     const fields: TagFields = {
@@ -202,6 +220,10 @@ export function createCaptureService(d: CaptureDeps): CaptureService {
       }
     },
     counters: () => structuredClone(counters),
+    setMaskedByCamera(cameraId, byCamera) {
+      if (byCamera) maskedByCamera.add(cameraId);
+      else maskedByCamera.delete(cameraId);
+    },
     async drain() {
       draining = true;
       await Promise.allSettled([...inflight]);

@@ -5,6 +5,7 @@ import formats from 'ajv-formats';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { CamwardenError, isCamwardenError } from '../errors.js';
 import { defaultJurisdictionsDir, listJurisdictions, loadJurisdiction, type JurisdictionProfile } from './jurisdictions.js';
+import { validateMasks } from '../cameras/privacy-mask.js';
 import { agentInputSchema, ID_PATTERN, type AgentConfig } from './schema.js';
 
 /** One thing wrong with a config or profile file; `details.problems` of a `config.invalid` error. */
@@ -76,6 +77,20 @@ export function parseConfigText(text: string, sourceName: string, baseDir: strin
         problems.push(...((error.details as { problems?: ConfigProblem[] } | undefined)?.problems ?? []));
       }
     }
+  }
+  // Shape is the schema's job; what it cannot say (self-intersection, zero area, duplicate names) is checked here.
+  if (Array.isArray(raw['cameras'])) {
+    raw['cameras'].forEach((camera, i) => {
+      const masks = isRecord(camera) ? camera['privacyMasks'] : undefined;
+      const at = `cameras[${i}].privacyMasks`;
+      if (masks === undefined || problems.some((p) => p.path.startsWith(at))) return;
+      try {
+        validateMasks(masks, at);
+      } catch (error) {
+        if (!isCamwardenError(error)) throw error;
+        problems.push({ file: source.name, path: error.field ?? at, line: lineOf(source, ['cameras', i, 'privacyMasks']), message: error.message });
+      }
+    });
   }
   const capture = isRecord(raw['capture']) ? raw['capture'] : {};
   const retentionDays = capture['retentionDays'];

@@ -111,6 +111,20 @@ const CameraSchema = Type.Object(
     locationClass: Type.Enum(LOCATION_CLASSES),
     enabled: Type.Boolean({ default: true }),
     faceRecognition: Type.Boolean({ default: false }),
+    // Measures Art. 13: a defined collection area. Polygons in normalised frame coordinates
+    // (0..1, x right, y down) covering what must never be captured: a neighbour's window.
+    privacyMasks: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            name: Type.String({ minLength: 1, maxLength: 64 }),
+            points: Type.Array(Type.Tuple([Type.Number({ minimum: 0, maximum: 1 }), Type.Number({ minimum: 0, maximum: 1 })]), { minItems: 3, maxItems: 256 }),
+          },
+          { additionalProperties: false },
+        ),
+        { maxItems: 64, description: 'Applied by the camera when it supports ONVIF Media2 masks, else burnt in by the agent before anything is stored.' },
+      ),
+    ),
     push: Type.Optional(
       Type.Object(
         {

@@ -230,3 +230,36 @@ describe('retention and reconcile', () => {
     expect(auditActions(env, 'image.export').at(-1)).toMatchObject({ decision: 'deny', rule: 'purpose.consent-required' });
   });
 });
+
+describe('privacy masks in the capture path (Measures Art. 13)', () => {
+  const mask = { name: 'neighbour-window', points: [[0, 0], [0.5, 0], [0.5, 0.5], [0, 0.5]] as [number, number][] };
+
+  it('burns the masks in before anything is stored; the masked image is the original for the tag', async () => {
+    env = makeAgentEnv({ cameras: [{ id: 'cam-yard', location: 'Yard', locationClass: 'square', privacyMasks: [mask] }] });
+    const s = env.services;
+    await verifiedNotice(s, ['cam-yard']);
+    const original = await sharp({ create: { width: 320, height: 240, channels: 3, background: { r: 230, g: 230, b: 230 } } }).jpeg().toBuffer();
+    const r = await s.capture.ingest('cam-yard', original);
+    if (r.status !== 'stored') throw new Error(JSON.stringify(r));
+    const stored = s.blobs.read(s.images.get(r.imageId).blobFile);
+    const { data } = await sharp(stored).raw().toBuffer({ resolveWithObject: true });
+    const px = (x: number, y: number) => data[(y * 320 + x) * 3]!;
+    expect(px(40, 40)).toBeLessThan(20);
+    expect(px(280, 200)).toBeGreaterThan(200);
+    const v = verifyTaggedJpeg(stored, () => s.keys.publicKey);
+    expect(v.status).toBe('valid');
+    expect(untagJpeg(stored).equals(original)).toBe(false);
+    expect(sha(untagJpeg(stored))).toBe(s.images.get(r.imageId).originalSha256);
+  });
+
+  it('stores the frame as sent when the camera applies the masks itself', async () => {
+    env = makeAgentEnv({ cameras: [{ id: 'cam-yard', location: 'Yard', locationClass: 'square', privacyMasks: [mask] }] });
+    const s = env.services;
+    await verifiedNotice(s, ['cam-yard']);
+    s.capture.setMaskedByCamera('cam-yard', true);
+    const original = await sampleJpeg(320, 240);
+    const r = await s.capture.ingest('cam-yard', original);
+    if (r.status !== 'stored') throw new Error(JSON.stringify(r));
+    expect(untagJpeg(s.blobs.read(s.images.get(r.imageId).blobFile)).equals(original)).toBe(true);
+  });
+});

@@ -211,3 +211,24 @@ it('MINIMAL fixture keeps its layout', () => {
   expect(lines[10]).toBe('  jurisdiction: cn-shenzhen');
   expect(lines[13]).toBe('  retentionDays: 30');
 });
+
+describe('privacy masks in the config (Measures Art. 13)', () => {
+  const withMasks = (masks: string) =>
+    MINIMAL.replace('    locationClass: lobby\n', `    locationClass: lobby\n    privacyMasks:\n${masks}`);
+
+  it('loads normalised polygons', () => {
+    const { config } = parse(withMasks('      - { name: window, points: [[0.1, 0.1], [0.3, 0.1], [0.3, 0.4]] }\n'));
+    expect(config.cameras[1]!.privacyMasks).toEqual([{ name: 'window', points: [[0.1, 0.1], [0.3, 0.1], [0.3, 0.4]] }]);
+  });
+
+  it('names a coordinate outside the frame and a self-intersecting polygon, with their lines', () => {
+    const text = withMasks('      - { name: ok, points: [[0.5, 0.5], [0.6, 0.5], [0.6, 0.6]] }\n      - { name: out, points: [[0.1, 0.1], [1.3, 0.1], [0.3, 0.4]] }\n');
+    const outLine = text.split('\n').findIndex((l) => l.includes('name: out')) + 1;
+    expect(find(problemsOf(() => parse(text)), 'cameras[1].privacyMasks[1].points[1][0]').line).toBe(outLine);
+    // Geometry the schema cannot express is checked once the shapes are right.
+    const bow = withMasks('      - { name: ok, points: [[0.5, 0.5], [0.6, 0.5], [0.6, 0.6]] }\n      - { name: bow, points: [[0, 0], [1, 1], [1, 0], [0, 1]] }\n');
+    const p = find(problemsOf(() => parse(bow)), 'cameras[1].privacyMasks[1].points');
+    expect(p.message).toMatch(/intersect/);
+    expect(p.line).toBe(bow.split('\n').findIndex((l) => l.includes('privacyMasks')) + 1);
+  });
+});
