@@ -1,0 +1,56 @@
+import { CameraError, type DeviceInformation, type MediaProfile, type OnvifCamera } from './onvif-camera.js';
+
+/**
+ * What `cameras show` prints and the inventory refresh stores: plain JSON, no credentials (the
+ * URIs come without them). `masking` says who blackens the collection area's excluded polygons:
+ * the camera through Media2 masks, or the agent by burning them in before anything is stored.
+ */
+export interface CameraInventory {
+  deviceInformation: DeviceInformation;
+  profiles: MediaProfile[];
+  /** Profile the stream and snapshot URIs belong to; null when the camera has no video profile. */
+  profileToken: string | null;
+  streamUri: string | null;
+  snapshotUri: string | null;
+  clockDriftMs: number;
+  masking: 'camera' | 'agent';
+  refreshedAt: string;
+}
+
+export async function describeCamera(camera: OnvifCamera, now: Date): Promise<CameraInventory> {
+  const [deviceInformation, profiles, clockDriftMs] = await Promise.all([
+    camera.deviceInformation(),
+    camera.profiles(),
+    camera.clockDriftMs(),
+  ]);
+  const best = bestProfile(profiles);
+  const [streamUri, snapshotUri] = best === undefined
+    ? [null, null]
+    : await Promise.all([camera.streamUri(best.token), optional(camera.snapshotUri(best.token))]);
+  return {
+    deviceInformation,
+    profiles,
+    profileToken: best?.token ?? null,
+    streamUri,
+    snapshotUri,
+    clockDriftMs,
+    masking: camera.supportsMasks() ? 'camera' : 'agent',
+    refreshedAt: now.toISOString(),
+  };
+}
+
+/** The highest-resolution H.264 profile; without one, the highest-resolution profile of any encoding. */
+export function bestProfile(profiles: readonly MediaProfile[]): MediaProfile | undefined {
+  const byPixels = [...profiles].sort((a, b) => b.width * b.height - a.width * a.height);
+  return byPixels.find((p) => p.encoding.toUpperCase() === 'H264') ?? byPixels[0];
+}
+
+/** Snapshots are optional in Profile S: a camera faulting GetSnapshotUri simply has none. */
+async function optional(uri: Promise<string>): Promise<string | null> {
+  try {
+    return await uri;
+  } catch (e) {
+    if (e instanceof CameraError && e.kind === 'protocol') return null;
+    throw e;
+  }
+}
