@@ -92,6 +92,7 @@ export function parseConfigText(text: string, sourceName: string, baseDir: strin
       }
     });
   }
+  problems.push(...sourceProblems(source, raw['cameras']));
   const capture = isRecord(raw['capture']) ? raw['capture'] : {};
   const retentionDays = capture['retentionDays'];
   const maxDays = profile?.parameters.maxRetentionDays['public-safety'];
@@ -108,10 +109,31 @@ export function parseConfigText(text: string, sourceName: string, baseDir: strin
   config.agent.dataDir = abs(config.agent.dataDir);
   config.agent.keysDir = abs(config.agent.keysDir);
   if (config.http.tls) config.http.tls = { certFile: abs(config.http.tls.certFile), keyFile: abs(config.http.tls.keyFile) };
+  for (const camera of config.cameras) if (camera.onvif) camera.onvif.passwordFile = abs(camera.onvif.passwordFile);
   return deepFreeze({ config, profile, path: sourceName });
 }
 
 // ---- shared with jurisdictions.ts: YAML with line numbers, schema errors in words ----
+
+/** A frame source needs somewhere to get frames from: ONVIF, an explicit URL, or a push token. */
+function sourceProblems(source: YamlSource, cameras: unknown): ConfigProblem[] {
+  if (!Array.isArray(cameras)) return [];
+  const out: ConfigProblem[] = [];
+  cameras.forEach((c, i) => {
+    if (!isRecord(c) || !isRecord(c['source'])) return;
+    const mode = c['source']['mode'];
+    if (mode === 'push' && !isRecord(c['push'])) {
+      out.push(problem(source, ['cameras', i, 'source', 'mode'], 'a push.tokenSha256 for a camera that pushes (camwarden token create --camera ID)', 'no push token'));
+    }
+    if (mode === 'snapshot' && !isRecord(c['onvif']) && c['source']['snapshotUrl'] === undefined) {
+      out.push(problem(source, ['cameras', i, 'source', 'mode'], 'an onvif section or source.snapshotUrl', 'neither'));
+    }
+    if (mode === 'rtsp' && !isRecord(c['onvif']) && c['source']['rtspUrl'] === undefined) {
+      out.push(problem(source, ['cameras', i, 'source', 'mode'], 'an onvif section or source.rtspUrl', 'neither'));
+    }
+  });
+  return out;
+}
 
 export interface YamlSource {
   name: string;

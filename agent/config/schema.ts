@@ -125,6 +125,33 @@ const CameraSchema = Type.Object(
         { maxItems: 64, description: 'Applied by the camera when it supports ONVIF Media2 masks, else burnt in by the agent before anything is stored.' },
       ),
     ),
+    onvif: Type.Optional(
+      Type.Object(
+        {
+          url: Type.String({ format: 'uri', pattern: '^https?://', description: 'Device service URL, e.g. http://192.0.2.10/onvif/device_service.' }),
+          username: Type.String({ minLength: 1, maxLength: 128 }),
+          // The secret lives in its own file (mode 0600), not in the config that operators share.
+          passwordFile: Path('File holding the camera password (first line). Relative to this file’s folder.'),
+        },
+        { additionalProperties: false, description: 'ONVIF device: inventory, stream and snapshot URIs, masks, clock.' },
+      ),
+    ),
+    source: Type.Optional(
+      Type.Union(
+        [
+          Type.Object(
+            { mode: Type.Literal('snapshot'), intervalSeconds: Type.Number({ minimum: 0.2, maximum: 3600 }), snapshotUrl: Type.Optional(Type.String({ format: 'uri', pattern: '^https?://' })) },
+            { additionalProperties: false },
+          ),
+          Type.Object(
+            { mode: Type.Literal('rtsp'), fps: Type.Number({ minimum: 0.1, maximum: 30 }), rtspUrl: Type.Optional(Type.String({ format: 'uri', pattern: '^rtsps?://' })) },
+            { additionalProperties: false },
+          ),
+          Type.Object({ mode: Type.Literal('push') }, { additionalProperties: false }),
+        ],
+        { description: 'Where frames come from: snapshot polling, RTSP frames through ffmpeg, or camera push.' },
+      ),
+    ),
     push: Type.Optional(
       Type.Object(
         {
@@ -167,6 +194,16 @@ const HttpSection = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+const OnvifSection = Type.Object(
+  {
+    timeoutMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 5000, description: 'Bound on every request to a camera.' }),
+    refreshMinutes: Type.Number({ minimum: 0.1, maximum: 1440, default: 15, description: 'Inventory refresh and mask check interval.' }),
+    driftThresholdSeconds: Type.Number({ minimum: 0.5, maximum: 3600, default: 5, description: 'Clock drift beyond this is a camera-health event.' }),
+    discoveryInterface: Type.Optional(Type.String({ minLength: 1, description: 'Interface name or IPv4 address for WS-Discovery probes.' })),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const AgentConfigSchema = Type.Object(
   {
     agent: AgentSection,
@@ -174,6 +211,7 @@ export const AgentConfigSchema = Type.Object(
     capture: CaptureSection,
     retention: RetentionSection,
     cameras: Type.Array(CameraSchema),
+    onvif: OnvifSection,
     http: HttpSection,
   },
   { additionalProperties: false, title: 'camwarden agent config' },

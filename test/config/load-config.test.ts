@@ -232,3 +232,25 @@ describe('privacy masks in the config (Measures Art. 13)', () => {
     expect(p.line).toBe(bow.split('\n').findIndex((l) => l.includes('privacyMasks')) + 1);
   });
 });
+
+describe('camera sources and ONVIF credentials', () => {
+  const withCameraB = (extra: string) => MINIMAL.replace('    locationClass: lobby\n', `    locationClass: lobby\n${extra}`);
+
+  it('resolves the ONVIF password file against the config folder and fills the onvif defaults', () => {
+    const { config } = parse(
+      withCameraB('    onvif: { url: "http://192.0.2.10/onvif/device_service", username: admin, passwordFile: secrets/cam-b.pass }\n    source: { mode: snapshot, intervalSeconds: 2 }\n'),
+    );
+    expect(config.cameras[1]!.onvif!.passwordFile).toBe('/srv/camwarden/etc/secrets/cam-b.pass');
+    expect(config.cameras[1]!.source).toEqual({ mode: 'snapshot', intervalSeconds: 2 });
+    expect(config.onvif).toMatchObject({ timeoutMs: 5000, refreshMinutes: 15, driftThresholdSeconds: 5 });
+  });
+
+  it('refuses a source with nowhere to take frames from, naming the camera', () => {
+    const push = problemsOf(() => parse(withCameraB('    source: { mode: push }\n')));
+    expect(find(push, 'cameras[1].source.mode').message).toContain('push.tokenSha256');
+    const snapshot = problemsOf(() => parse(withCameraB('    source: { mode: snapshot, intervalSeconds: 5 }\n')));
+    expect(find(snapshot, 'cameras[1].source.mode').message).toContain('onvif');
+    const password = problemsOf(() => parse(withCameraB('    onvif: { url: "http://192.0.2.10/x", username: admin, password: hunter2, passwordFile: p }\n')));
+    expect(password.some((p) => p.path === 'cameras[1].onvif.password')).toBe(true);
+  });
+});
