@@ -16,6 +16,7 @@ export const REPORT_KINDS = [
   'pia-changed',
   'images-purged',
   'store-reconciled',
+  'camera-health',
   'agent-status',
 ] as const;
 export type ReportKind = (typeof REPORT_KINDS)[number];
