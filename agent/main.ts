@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { buildServices, createAgent, type AgentServices } from './agent.js';
 import { registerAdminCommands } from './cli/commands-admin.js';
+import { registerCameraCommands } from './cli/commands-cameras.js';
 import { registerImageCommands } from './cli/commands-images.js';
 import { registerNoticeCommands } from './cli/commands-notice.js';
 import { CamwardenError, exitStatusOf, isCamwardenError } from './errors.js';
@@ -62,6 +63,7 @@ program
 registerNoticeCommands(program, withServices);
 registerImageCommands(program, withServices);
 registerAdminCommands(program, withServices, configPath);
+registerCameraCommands(program, withServices, configPath);
 
 function report(error: unknown): number {
   if (error instanceof CommanderError) {
