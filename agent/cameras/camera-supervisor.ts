@@ -1,0 +1,441 @@
+import { readFile } from 'node:fs/promises';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { CaptureService, IngestResult } from '../capture/capture-service.js';
+import type { Clock } from '../clock.js';
+import type { AgentConfig, CameraConfig } from '../config/schema.js';
+import { CamwardenError, isCamwardenError } from '../errors.js';
+import type { Service } from '../lifecycle.js';
+import type { Logger } from '../log.js';
+import type { Outbox } from '../reporting/outbox.js';
+import type { Db } from '../store/open-database.js';
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
+import { describeCamera, type CameraInventory } from './camera-inventory.js';
+import type { InventoryStore } from './inventory-store.js';
+import { CameraError, connectCamera, type CameraMask, type OnvifCamera } from './onvif-camera.js';
+import type { MaskPolygon } from './privacy-mask.js';
+import { fetchSnapshot, type Challenge } from './snapshot-client.js';
+
+/**
+ * One configured camera, kept connected: ONVIF inventory and its refresh, privacy masks pushed to
+ * the camera and checked, clock drift, and frames from snapshot polling (or an RTSP frame source)
+ * handed to the one capture path, which alone decides whether a frame may be stored.
+ *
+ * Health is reported on transitions only: an audit entry and a `camera-health` outbox event in one
+ * transaction. A failing camera never throws out of here; it goes offline and is retried with backoff.
+ */
+export type OnvifSettings = Pick<AgentConfig['onvif'], 'timeoutMs' | 'refreshMinutes' | 'driftThresholdSeconds'>;
+
+export type HealthEvent =
+  | 'online'
+  | 'offline'
+  | 'clock-drift'
+  | 'clock-ok'
+  | 'masks-applied'
+  | 'masks-restored'
+  | 'masks-failed'
+  | 'stream-failed'
+  | 'stream-restarted';
+
+/** What the supervisor needs of a frame source (agent/cameras/rtsp-frames.ts fits it). */
+export type FrameSourceEvent = { type: 'stream-failed'; reason: string } | { type: 'stream-restarted' };
+export type FrameSourceFactory = (o: {
+  cameraId: string;
+  /** RTSP URL with the camera's credentials in it, as ffmpeg takes it; never log it. */
+  url: string;
+  fps: number;
+  onFrame: (jpeg: Buffer) => Promise<unknown>;
+  onEvent: (e: FrameSourceEvent) => void;
+}) => Service;
+
+export interface CameraSupervisorDeps {
+  camera: CameraConfig;
+  onvif: OnvifSettings;
+  capture: Pick<CaptureService, 'ingest' | 'setMaskedByCamera'>;
+  inventoryStore: InventoryStore;
+  audit: AuditLog;
+  outbox: Outbox;
+  db: Db;
+  clock: Clock;
+  log: Logger;
+  connect?: typeof connectCamera;
+  snapshot?: typeof fetchSnapshot;
+  frameSource?: FrameSourceFactory;
+  /** Retries of a camera that does not answer; default 1 s doubling to 60 s. */
+  backoff?: BackoffPolicy;
+  /** Consecutive failed snapshot polls before the camera counts as offline; default 3. */
+  offlineAfterFailures?: number;
+  random?: () => number;
+}
+
+export interface FrameCounts {
+  /** Answers from the camera; each one ends stored, blocked or rejected. */
+  sent: number;
+  stored: number;
+  blocked: number;
+  rejected: number;
+}
+
+export interface CameraStatus {
+  online: boolean;
+  inventory?: CameraInventory;
+  lastError?: { reason: string; code: string; message: string; at: string };
+  maskedByCamera: boolean;
+  frames: FrameCounts;
+}
+
+export interface CameraSupervisor extends Service {
+  status(): CameraStatus;
+  /** Reads the inventory now (connecting when needed), checks masks and drift, stores it. */
+  refresh(): Promise<CameraInventory>;
+}
+
+type Channel = 'onvif' | 'snapshot';
+type ChannelState = { ok: true } | { ok: false; reason: string; code: string; message: string } | undefined;
+
+const MASK_TOLERANCE = 1e-6;
+
+export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSupervisor {
+  const { camera, clock } = d;
+  const id = camera.id;
+  const connect = d.connect ?? connectCamera;
+  const snapshot = d.snapshot ?? fetchSnapshot;
+  const policy = d.backoff ?? DEFAULT_BACKOFF;
+  const random = d.random ?? Math.random;
+  const offlineAfter = d.offlineAfterFailures ?? 3;
+  const log = d.log.child({ camera: id });
+  const wantedMasks: MaskPolygon[] = (camera.privacyMasks ?? []).map((m) => ({ name: m.name, points: m.points.map(([x, y]) => [x, y] as [number, number]) }));
+
+  const frames: FrameCounts = { sent: 0, stored: 0, blocked: 0, rejected: 0 };
+  const channels = new Map<Channel, ChannelState>();
+  const challenges = new Map<string, Challenge>();
+  let online: boolean | null = null;
+  let lastError: CameraStatus['lastError'];
+  let inventory: CameraInventory | undefined;
+  let session: OnvifCamera | undefined;
+  let password: string | undefined;
+  let maskedByCamera = false;
+  let masksEverVerified = false;
+  let masksFailing = false;
+  let drifting = false;
+  let controller = new AbortController();
+  let loops: Promise<void>[] = [];
+  let source: Service | undefined;
+  let lock: Promise<unknown> = Promise.resolve();
+
+  /** Audit entry, outbox event and stored state in one transaction. */
+  const report = d.db.transaction((event: HealthEvent, extra: { reason?: string; driftMs?: number; code?: string; message?: string }) => {
+    const body: Record<string, unknown> = { camera: id, event };
+    if (extra.reason !== undefined) body['reason'] = extra.reason;
+    if (extra.driftMs !== undefined) body['driftMs'] = extra.driftMs;
+    d.audit.append({ actor: 'agent', action: `camera.${event}`, object: `camera:${id}`, decision: 'done', detail: { ...body, ...(extra.code ? { code: extra.code } : {}), ...(extra.message ? { message: extra.message } : {}) } });
+    d.outbox.add('camera-health', body);
+    if (event === 'online') d.inventoryStore.setOnline(id, true);
+    if (event === 'offline') d.inventoryStore.setOnline(id, false, `${extra.code}: ${extra.message}`);
+  });
+
+  function emit(event: HealthEvent, extra: { reason?: string; driftMs?: number; code?: string; message?: string } = {}): void {
+    try {
+      report.immediate(event, extra);
+    } catch (error) {
+      log.error({ event, err: error }, 'cannot record a camera health event');
+    }
+    log.info({ event, reason: extra.reason, driftMs: extra.driftMs }, `camera ${event}`);
+  }
+
+  /** Online when every channel in use works; offline as soon as one fails. Events on change only. */
+  function setChannel(channel: Channel, state: ChannelState): void {
+    channels.set(channel, state);
+    const states = [...channels.values()];
+    const failed = states.find((s): s is Extract<ChannelState, { ok: false }> => s !== undefined && !s.ok);
+    if (failed !== undefined) {
+      lastError = { reason: failed.reason, code: failed.code, message: failed.message, at: clock.now().toISOString() };
+      if (online !== false) {
+        online = false;
+        emit('offline', { reason: failed.reason, code: failed.code, message: failed.message });
+      }
+    } else if (states.every((s) => s?.ok === true) && online !== true) {
+      online = true;
+      emit('online');
+    }
+  }
+
+  function failure(error: unknown): Extract<ChannelState, { ok: false }> {
+    const message = redact(error instanceof Error ? error.message : String(error));
+    if (error instanceof CameraError) return { ok: false, reason: error.kind, code: error.code, message };
+    if (isCamwardenError(error)) {
+      const reason = (error.details as { reason?: unknown } | undefined)?.reason;
+      return { ok: false, reason: typeof reason === 'string' ? reason : error.code, code: error.code, message };
+    }
+    return { ok: false, reason: 'internal', code: 'internal', message };
+  }
+
+  function redact(text: string): string {
+    return password !== undefined && password.length > 0 ? text.split(password).join('***') : text;
+  }
+
+  async function loadPassword(): Promise<string | undefined> {
+    if (camera.onvif === undefined) return undefined;
+    if (password !== undefined) return password;
+    let text: string;
+    try {
+      text = await readFile(camera.onvif.passwordFile, 'utf8');
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? 'io';
+      throw new CamwardenError('config.invalid', `cannot read the camera password file (${code})`, { field: `cameras.${id}.onvif.passwordFile`, details: { reason: 'password-file' } });
+    }
+    const first = text.split(/\r?\n/, 1)[0] ?? '';
+    if (first === '') throw new CamwardenError('config.invalid', 'the camera password file is empty', { field: `cameras.${id}.onvif.passwordFile`, details: { reason: 'password-file' } });
+    password = first;
+    return password;
+  }
+
+  function exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const run = lock.then(task, task);
+    lock = run.catch(() => undefined);
+    return run;
+  }
+
+  function dropSession(): void {
+    session?.close();
+    session = undefined;
+    // Nobody knows what the camera masks while we cannot ask it: the agent burns the masks in.
+    setMasked(false);
+  }
+
+  function setMasked(byCamera: boolean): void {
+    maskedByCamera = byCamera;
+    d.capture.setMaskedByCamera(id, byCamera);
+  }
+
+  /** Connect when needed, describe, check masks and drift, store the inventory. */
+  async function cycle(signal: AbortSignal): Promise<CameraInventory> {
+    const onvif = camera.onvif;
+    if (onvif === undefined) throw new CamwardenError('conflict', `camera ${id} has no onvif section`);
+    try {
+      if (session === undefined) {
+        const pw = (await loadPassword())!;
+        session = await connect({ url: onvif.url, username: onvif.username, password: pw, timeoutMs: d.onvif.timeoutMs, signal });
+      }
+      const cam = session;
+      const inv = await describeCamera(cam, clock.now());
+      await checkMasks(cam);
+      inv.masking = maskedByCamera ? 'camera' : 'agent';
+      checkDrift(inv.clockDriftMs);
+      inventory = inv;
+      d.inventoryStore.save(id, inv);
+      return inv;
+    } catch (error) {
+      if (error instanceof CameraError && error.kind === 'auth') password = undefined; // the file may have been fixed
+      dropSession();
+      throw error;
+    }
+  }
+
+  async function checkMasks(cam: OnvifCamera): Promise<void> {
+    if (wantedMasks.length === 0 || !cam.supportsMasks()) {
+      setMasked(false);
+      return;
+    }
+    if (maskedByCamera && sameMasks(await cam.getMasks(), wantedMasks)) return;
+    // Until the camera proves it masks again, the agent burns the masks in (Measures Art. 13).
+    const wasVerified = masksEverVerified;
+    setMasked(false);
+    try {
+      await cam.setMasks(wantedMasks);
+      if (!sameMasks(await cam.getMasks(), wantedMasks)) throw new CameraError('protocol', 'the camera did not keep the privacy masks', { details: { reason: 'masks-not-kept' } });
+    } catch (error) {
+      if (error instanceof CameraError && (error.kind === 'unreachable' || error.kind === 'timeout')) throw error;
+      if (!masksFailing) {
+        masksFailing = true;
+        const f = failure(error);
+        emit('masks-failed', { reason: f.reason, code: f.code, message: f.message });
+      }
+      return;
+    }
+    masksFailing = false;
+    masksEverVerified = true;
+    setMasked(true);
+    emit(wasVerified ? 'masks-restored' : 'masks-applied');
+  }
+
+  function checkDrift(driftMs: number): void {
+    const over = Math.abs(driftMs) > d.onvif.driftThresholdSeconds * 1000;
+    if (over !== drifting) emit(over ? 'clock-drift' : 'clock-ok', { driftMs });
+    drifting = over;
+  }
+
+  async function onvifLoop(signal: AbortSignal): Promise<void> {
+    for (let attempt = 0; !signal.aborted; ) {
+      try {
+        await exclusive(() => cycle(signal));
+        attempt = 0;
+        setChannel('onvif', { ok: true });
+        startFrameSource(signal);
+        await sleep(d.onvif.refreshMinutes * 60_000, signal);
+      } catch (error) {
+        if (signal.aborted) return;
+        const f = failure(error);
+        log.warn({ reason: f.reason, code: f.code }, 'camera inventory failed');
+        setChannel('onvif', f);
+        await sleep(backoffDelay(attempt++, policy, random()), signal);
+      }
+    }
+  }
+
+  function snapshotUrl(): string | undefined {
+    if (camera.source?.mode !== 'snapshot') return undefined;
+    return camera.source.snapshotUrl ?? inventory?.snapshotUri ?? undefined;
+  }
+
+  async function snapshotLoop(signal: AbortSignal, intervalMs: number): Promise<void> {
+    let failures = 0;
+    while (!signal.aborted) {
+      const started = performance.now();
+      let delay = intervalMs;
+      const url = snapshotUrl();
+      if (url !== undefined) {
+        try {
+          const pw = await loadPassword();
+          const bytes = await snapshot(url, {
+            ...(camera.onvif ? { username: camera.onvif.username, password: pw } : {}),
+            timeoutMs: d.onvif.timeoutMs, signal, challenges,
+          });
+          failures = 0;
+          setChannel('snapshot', { ok: true });
+          if (!(await ingest(bytes, 'snapshot'))) return;
+        } catch (error) {
+          if (signal.aborted) return;
+          if (error instanceof CameraError && error.kind === 'protocol') {
+            // The camera answered, with something that is not a frame: rejected, the camera stays online.
+            frames.sent += 1;
+            frames.rejected += 1;
+            setChannel('snapshot', { ok: true });
+            log.warn({ reason: (error.details as { reason?: string } | undefined)?.reason }, 'snapshot rejected');
+          } else {
+            failures += 1;
+            const f = failure(error);
+            if (failures >= offlineAfter || f.reason === 'password-file') setChannel('snapshot', f);
+            if (failures >= offlineAfter) delay = Math.max(intervalMs, backoffDelay(failures - offlineAfter, policy, random()));
+          }
+        }
+      }
+      // Polls never overlap; a slow answer delays the next poll instead of stacking them.
+      await sleep(Math.max(0, delay - (performance.now() - started)), signal);
+    }
+  }
+
+  /** Hands a frame to the capture path; false once the capture path refuses frames (agent stopping). */
+  async function ingest(bytes: Buffer, from: 'snapshot' | 'rtsp'): Promise<boolean> {
+    frames.sent += 1;
+    let result: IngestResult;
+    try {
+      result = await d.capture.ingest(id, bytes, { source: from });
+    } catch (error) {
+      frames.rejected += 1;
+      if (isCamwardenError(error, 'conflict')) return false;
+      log.error({ err: error }, 'frame ingest failed');
+      return true;
+    }
+    if (result.status === 'stored') frames.stored += 1;
+    else if (result.status === 'blocked') frames.blocked += 1;
+    else frames.rejected += 1;
+    return true;
+  }
+
+  function startFrameSource(signal: AbortSignal): void {
+    if (source !== undefined || camera.source?.mode !== 'rtsp' || d.frameSource === undefined) return;
+    const raw = camera.source.rtspUrl ?? inventory?.streamUri ?? undefined;
+    if (raw === undefined) return;
+    const url = new URL(raw);
+    if (camera.onvif !== undefined && password !== undefined) {
+      url.username = encodeURIComponent(camera.onvif.username);
+      url.password = encodeURIComponent(password);
+    }
+    source = d.frameSource({
+      cameraId: id,
+      url: url.toString(),
+      fps: camera.source.fps,
+      onFrame: (jpeg) => ingest(jpeg, 'rtsp'),
+      onEvent: (e) => {
+        if (e.type === 'stream-failed') emit('stream-failed', { reason: e.reason });
+        else emit('stream-restarted');
+      },
+    });
+    Promise.resolve(source.start(signal)).catch((error: unknown) => log.error({ err: error }, 'frame source failed to start'));
+  }
+
+  return {
+    name: `camera:${id}`,
+    start(signal) {
+      controller = new AbortController();
+      const inner = controller.signal;
+      signal.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
+      const stored = d.inventoryStore.get(id);
+      online = stored?.online ?? null;
+      inventory = stored?.inventory ?? undefined;
+      setMasked(false);
+      loops = [];
+      if (camera.onvif !== undefined) {
+        channels.set('onvif', undefined);
+        loops.push(onvifLoop(inner));
+      }
+      if (camera.source?.mode === 'snapshot') {
+        channels.set('snapshot', undefined);
+        loops.push(snapshotLoop(inner, camera.source.intervalSeconds * 1000));
+      }
+      if (camera.source?.mode === 'rtsp' && d.frameSource === undefined) log.warn('rtsp source configured but no frame source is wired; no frames');
+      if (camera.source?.mode === 'rtsp' && camera.onvif === undefined) startFrameSource(inner);
+      // Every loop catches its own failures; this only keeps a bug from becoming an unhandled rejection.
+      loops = loops.map((p) => p.catch((error: unknown) => log.error({ err: error }, 'camera supervisor loop failed')));
+    },
+    async stop() {
+      controller.abort(new CamwardenError('conflict', 'the camera supervisor is stopping'));
+      session?.close();
+      session = undefined;
+      await Promise.allSettled([...loops, source ? Promise.resolve(source.stop()) : undefined]);
+      source = undefined;
+    },
+    status() {
+      return {
+        online: online === true,
+        ...(inventory !== undefined ? { inventory: structuredClone(inventory) } : {}),
+        ...(lastError !== undefined ? { lastError: { ...lastError } } : {}),
+        maskedByCamera,
+        frames: { ...frames },
+      };
+    },
+    async refresh() {
+      try {
+        const inv = await exclusive(() => cycle(controller.signal));
+        setChannel('onvif', { ok: true });
+        return inv;
+      } catch (error) {
+        if (!controller.signal.aborted && camera.onvif !== undefined) setChannel('onvif', failure(error));
+        throw error;
+      }
+    },
+  };
+}
+
+/** The masks on the camera are exactly ours, enabled, in order. */
+function sameMasks(onCamera: readonly CameraMask[], wanted: readonly MaskPolygon[]): boolean {
+  return onCamera.length === wanted.length && onCamera.every((m, i) => {
+    const w = wanted[i]!;
+    return m.enabled && m.points.length === w.points.length &&
+      m.points.every(([x, y], j) => Math.abs(x - w.points[j]![0]) < MASK_TOLERANCE && Math.abs(y - w.points[j]![1]) < MASK_TOLERANCE);
+  });
+}
+
+/** Resolves after `ms` or at once when aborted; never rejects. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

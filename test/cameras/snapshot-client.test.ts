@@ -1,0 +1,117 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CameraError } from '../../agent/cameras/onvif-camera.js';
+import { fetchSnapshot, parseChallenge, type Challenge } from '../../agent/cameras/snapshot-client.js';
+import { createCameraSimulator, type CameraSimulator } from '../fixtures/camera-simulator/index.js';
+
+const USER = 'operator';
+const PASS = 'correct horse 42';
+
+async function caught(p: Promise<unknown>): Promise<CameraError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof CameraError) return e;
+    throw e;
+  }
+  throw new Error('expected a rejection');
+}
+
+const isJpeg = (b: Buffer): boolean => b[0] === 0xff && b[1] === 0xd8 && b.at(-2) === 0xff && b.at(-1) === 0xd9;
+
+describe('fetchSnapshot', () => {
+  let sim: CameraSimulator;
+  let basic: Server;
+  let basicUrl: string;
+  beforeAll(async () => {
+    sim = createCameraSimulator({ id: 'cam-snap', manufacturer: 'Acme', model: 'S1', serial: 'SN1', firmware: '1.0', username: USER, password: PASS, discovery: false });
+    await sim.start();
+    basic = createServer((req, res) => {
+      const expected = `Basic ${Buffer.from(`${USER}:${PASS}`).toString('base64')}`;
+      if (req.headers.authorization !== expected) {
+        res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="cam"' }).end();
+        return;
+      }
+      res.writeHead(200, { 'Content-Type': 'image/jpeg' }).end(Buffer.from([0xff, 0xd8, 0x00, 0xff, 0xd9]));
+    });
+    await new Promise<void>((resolve) => basic.listen(0, '127.0.0.1', resolve));
+    basicUrl = `http://127.0.0.1:${(basic.address() as AddressInfo).port}/snap.jpg`;
+  });
+  afterAll(async () => {
+    await sim?.stop();
+    await new Promise<void>((resolve) => basic?.close(() => resolve()));
+  });
+
+  it('answers the digest challenge and returns the JPEG; the next request reuses the challenge with nc counting up', async () => {
+    const challenges = new Map<string, Challenge>();
+    const first = await fetchSnapshot(sim.snapshotUrl, { username: USER, password: PASS, timeoutMs: 2000, challenges });
+    expect(isJpeg(first)).toBe(true);
+    const second = await fetchSnapshot(sim.snapshotUrl, { username: USER, password: PASS, timeoutMs: 2000, challenges });
+    expect(isJpeg(second)).toBe(true);
+    expect(second.equals(first)).toBe(false); // a new frame, not a cache
+    const cached = challenges.get(new URL(sim.snapshotUrl).origin);
+    expect(cached).toMatchObject({ scheme: 'digest', qop: 'auth', algorithm: 'MD5', nc: 2 });
+    expect(sim.stats.authFailures).toBe(0);
+  });
+
+  it('speaks Basic when the challenge says Basic', async () => {
+    const jpeg = await fetchSnapshot(basicUrl, { username: USER, password: PASS, timeoutMs: 2000 });
+    expect(isJpeg(jpeg)).toBe(true);
+  });
+
+  it('reports a wrong password as camera.auth, without the password in the error', async () => {
+    const wrong = 'not-the-password-123';
+    const e = await caught(fetchSnapshot(sim.snapshotUrl, { username: USER, password: wrong, timeoutMs: 2000 }));
+    expect(e.code).toBe('camera.auth');
+    expect(JSON.stringify({ m: e.message, d: e.details })).not.toContain(wrong);
+    const b = await caught(fetchSnapshot(basicUrl, { username: USER, password: wrong, timeoutMs: 2000 }));
+    expect(b.code).toBe('camera.auth');
+  });
+
+  it('refuses an HTML error page as camera.protocol / not-an-image', async () => {
+    sim.setSnapshotFault('html-error');
+    try {
+      const e = await caught(fetchSnapshot(sim.snapshotUrl, { username: USER, password: PASS, timeoutMs: 2000 }));
+      expect(e.code).toBe('camera.protocol');
+      expect(e.details).toEqual({ reason: 'not-an-image', contentType: 'text/html; charset=utf-8' });
+    } finally {
+      sim.setSnapshotFault('none');
+    }
+  });
+
+  it('refuses a body over the size bound', async () => {
+    const e = await caught(fetchSnapshot(sim.snapshotUrl, { username: USER, password: PASS, timeoutMs: 2000, maxBytes: 1024 }));
+    expect(e.code).toBe('camera.protocol');
+    expect(e.details).toMatchObject({ reason: 'too-large' });
+  });
+
+  it('times out a slow camera after timeoutMs, and an abort ends the request at once', async () => {
+    sim.setSlowMs(3000);
+    try {
+      let t0 = performance.now();
+      const e = await caught(fetchSnapshot(sim.snapshotUrl, { username: USER, password: PASS, timeoutMs: 300 }));
+      expect(e.code).toBe('camera.timeout');
+      expect(performance.now() - t0).toBeLessThan(1500);
+
+      const ac = new AbortController();
+      t0 = performance.now();
+      const p = fetchSnapshot(sim.snapshotUrl, { username: USER, password: PASS, timeoutMs: 5000, signal: ac.signal });
+      setTimeout(() => ac.abort(new Error('stop')), 100);
+      await expect(p).rejects.toThrow('stop');
+      expect(performance.now() - t0).toBeLessThan(1000);
+    } finally {
+      sim.setSlowMs(0);
+    }
+  });
+
+  it('reports a closed port as camera.unreachable', async () => {
+    const e = await caught(fetchSnapshot('http://127.0.0.1:1/snap.jpg', { username: USER, password: PASS, timeoutMs: 1000 }));
+    expect(e.code).toBe('camera.unreachable');
+  });
+
+  it('prefers Digest over Basic when a camera offers both', () => {
+    expect(parseChallenge('Basic realm="a", Digest realm="b", nonce="n", qop="auth,auth-int"')).toMatchObject({ scheme: 'digest', realm: 'b', qop: 'auth' });
+    expect(parseChallenge('Digest realm="b", nonce="n", algorithm=SHA-512-256')).toBeUndefined();
+  });
+});
