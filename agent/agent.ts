@@ -1,6 +1,10 @@
 import { join } from 'node:path';
 import { createPiaRegister, type PiaRegister } from './assessments/pia-register.js';
 import { createAuditLog, type AuditLog } from './audit/audit-log.js';
+import { createCameraSupervisor, type CameraSupervisor } from './cameras/camera-supervisor.js';
+import { createInventoryStore, type InventoryStore } from './cameras/inventory-store.js';
+import { configuredMasks } from './cameras/privacy-mask.js';
+import { createRtspFrameSource } from './cameras/rtsp-frames.js';
 import { createCaptureService, type CaptureService } from './capture/capture-service.js';
 import { createImageRecords, type ImageRecords } from './capture/image-records.js';
 import { createViolationReporter, type ViolationReporter } from './capture/violation-reporter.js';
@@ -38,6 +42,7 @@ export interface AgentServices {
   violations: ViolationReporter;
   capture: CaptureService;
   purge: PurgeService;
+  inventory: InventoryStore;
   clock: Clock;
   ids: Ids;
   log: Logger;
@@ -102,7 +107,7 @@ export function buildServices(opts: BuildOptions): AgentServices {
         cameras: config.cameras,
         rules: { forbiddenLocationClasses: profile.parameters.forbiddenLocationClasses, citations: profile.citations },
         legalBasis: profile.citations.purposeLimitation,
-        masks: new Map(config.cameras.flatMap((c) => (c.privacyMasks ? [[c.id, c.privacyMasks.map((m) => ({ name: m.name, points: m.points.map(([x, y]) => [x, y] as [number, number]) }))] as const] : []))),
+        masks: new Map(config.cameras.flatMap((c) => (c.privacyMasks ? [[c.id, configuredMasks(c)] as const] : []))),
       },
       keys,
       blobs,
@@ -117,6 +122,7 @@ export function buildServices(opts: BuildOptions): AgentServices {
       log: log.child({ component: 'capture' }),
     });
     const purge = createPurgeService({ db, images, blobs, pias, audit, outbox, clock });
+    const inventory = createInventoryStore({ db });
     return {
       loaded,
       config,
@@ -132,6 +138,7 @@ export function buildServices(opts: BuildOptions): AgentServices {
       violations,
       capture,
       purge,
+      inventory,
       clock,
       ids,
       log,
@@ -169,10 +176,36 @@ function every(name: string, ms: number, task: () => void, log: Logger, { atStar
   };
 }
 
+/**
+ * One supervisor per enabled camera the agent fetches frames from or talks ONVIF to. Cameras that
+ * only push frames (`source.mode: push`, no onvif) need none. A disabled camera is left alone:
+ * nothing is asked of it, and the capture path refuses its frames anyway.
+ */
+export function createCameraSupervisors(s: AgentServices): CameraSupervisor[] {
+  return s.config.cameras
+    .filter((c) => c.enabled && (c.onvif !== undefined || c.source?.mode === 'snapshot' || c.source?.mode === 'rtsp'))
+    .map((camera) =>
+      createCameraSupervisor({
+        camera,
+        onvif: s.config.onvif,
+        capture: s.capture,
+        inventoryStore: s.inventory,
+        audit: s.audit,
+        outbox: s.outbox,
+        db: s.db,
+        clock: s.clock,
+        log: s.log.child({ component: 'cameras' }),
+        frameSource: (o) =>
+          createRtspFrameSource({ ...o, transport: 'tcp', clock: s.clock, log: s.log.child({ component: 'rtsp', camera: o.cameraId }) }),
+      }),
+    );
+}
+
 /** The running agent: services in start order; stop walks them in reverse. */
-export function createAgent(s: AgentServices): Lifecycle & { address(): string | undefined } {
+export function createAgent(s: AgentServices): Lifecycle & { address(): string | undefined; cameras(): CameraSupervisor[] } {
   const log = s.log;
   let address: string | undefined;
+  const supervisors = createCameraSupervisors(s);
   const server = buildServer({ services: s, log: log.child({ component: 'http' }) });
   const services: Service[] = [
     {
@@ -189,6 +222,17 @@ export function createAgent(s: AgentServices): Lifecycle & { address(): string |
       name: 'capture',
       start() {},
       stop: () => s.capture.drain(),
+    },
+    {
+      // After the capture path (frames need it), stopped before it drains.
+      name: 'cameras',
+      start(signal) {
+        for (const sup of supervisors) sup.start(signal);
+        if (supervisors.length > 0) log.info({ cameras: supervisors.map((c) => c.name) }, 'cameras supervised');
+      },
+      async stop() {
+        await Promise.all(supervisors.map((sup) => sup.stop()));
+      },
     },
     every('violation-flush', 5_000, () => s.violations.flush(), log),
     every(
@@ -214,5 +258,6 @@ export function createAgent(s: AgentServices): Lifecycle & { address(): string |
   return {
     ...lifecycle,
     address: () => address,
+    cameras: () => supervisors,
   };
 }

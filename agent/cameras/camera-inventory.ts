@@ -1,9 +1,11 @@
-import { CameraError, type DeviceInformation, type MediaProfile, type OnvifCamera } from './onvif-camera.js';
+import { CameraError, type CameraMask, type DeviceInformation, type MediaProfile, type OnvifCamera } from './onvif-camera.js';
+import type { MaskPolygon } from './privacy-mask.js';
 
 /**
  * What `cameras show` prints and the inventory refresh stores: plain JSON, no credentials (the
  * URIs come without them). `masking` says who blackens the collection area's excluded polygons:
- * the camera through Media2 masks, or the agent by burning them in before anything is stored.
+ * the camera, only once its Media2 masks were read back equal to the config's; otherwise the agent,
+ * by burning them in before anything is stored; `none` when the config asks for no masks.
  */
 export interface CameraInventory {
   deviceInformation: DeviceInformation;
@@ -13,11 +15,13 @@ export interface CameraInventory {
   streamUri: string | null;
   snapshotUri: string | null;
   clockDriftMs: number;
-  masking: 'camera' | 'agent';
+  /** The camera offers Media2 privacy masks (CreateMask/GetMasks). */
+  masksSupported: boolean;
+  masking: 'camera' | 'agent' | 'none';
   refreshedAt: string;
 }
 
-export async function describeCamera(camera: OnvifCamera, now: Date): Promise<CameraInventory> {
+export async function describeCamera(camera: OnvifCamera, now: Date, wantedMasks: readonly MaskPolygon[] = []): Promise<CameraInventory> {
   const [deviceInformation, profiles, clockDriftMs] = await Promise.all([
     camera.deviceInformation(),
     camera.profiles(),
@@ -34,9 +38,21 @@ export async function describeCamera(camera: OnvifCamera, now: Date): Promise<Ca
     streamUri,
     snapshotUri,
     clockDriftMs,
-    masking: camera.supportsMasks() ? 'camera' : 'agent',
+    masksSupported: camera.supportsMasks(),
+    masking: wantedMasks.length === 0 ? 'none' : camera.supportsMasks() && sameMasks(await camera.getMasks(), wantedMasks) ? 'camera' : 'agent',
     refreshedAt: now.toISOString(),
   };
+}
+
+const MASK_TOLERANCE = 1e-6;
+
+/** The masks on the camera are exactly the wanted ones, enabled, in order. */
+export function sameMasks(onCamera: readonly CameraMask[], wanted: readonly MaskPolygon[]): boolean {
+  return onCamera.length === wanted.length && onCamera.every((m, i) => {
+    const w = wanted[i]!;
+    return m.enabled && m.points.length === w.points.length &&
+      m.points.every(([x, y], j) => Math.abs(x - w.points[j]![0]) < MASK_TOLERANCE && Math.abs(y - w.points[j]![1]) < MASK_TOLERANCE);
+  });
 }
 
 /** The highest-resolution H.264 profile; without one, the highest-resolution profile of any encoding. */

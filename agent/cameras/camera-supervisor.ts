@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { CaptureService, IngestResult } from '../capture/capture-service.js';
 import type { Clock } from '../clock.js';
@@ -9,10 +8,12 @@ import type { Logger } from '../log.js';
 import type { Outbox } from '../reporting/outbox.js';
 import type { Db } from '../store/open-database.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
-import { describeCamera, type CameraInventory } from './camera-inventory.js';
+import { describeCamera, sameMasks, type CameraInventory } from './camera-inventory.js';
 import type { InventoryStore } from './inventory-store.js';
-import { CameraError, connectCamera, type CameraMask, type OnvifCamera } from './onvif-camera.js';
-import type { MaskPolygon } from './privacy-mask.js';
+import { CameraError, connectCamera, type OnvifCamera } from './onvif-camera.js';
+import { readPasswordFile } from './password-file.js';
+import { withCredentials } from './stream-url.js';
+import { configuredMasks } from './privacy-mask.js';
 import { fetchSnapshot, type Challenge } from './snapshot-client.js';
 
 /**
@@ -92,8 +93,6 @@ export interface CameraSupervisor extends Service {
 type Channel = 'onvif' | 'snapshot';
 type ChannelState = { ok: true } | { ok: false; reason: string; code: string; message: string } | undefined;
 
-const MASK_TOLERANCE = 1e-6;
-
 export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSupervisor {
   const { camera, clock } = d;
   const id = camera.id;
@@ -103,7 +102,7 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
   const random = d.random ?? Math.random;
   const offlineAfter = d.offlineAfterFailures ?? 3;
   const log = d.log.child({ camera: id });
-  const wantedMasks: MaskPolygon[] = (camera.privacyMasks ?? []).map((m) => ({ name: m.name, points: m.points.map(([x, y]) => [x, y] as [number, number]) }));
+  const wantedMasks = configuredMasks(camera);
 
   const frames: FrameCounts = { sent: 0, stored: 0, blocked: 0, rejected: 0 };
   const channels = new Map<Channel, ChannelState>();
@@ -175,17 +174,7 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
 
   async function loadPassword(): Promise<string | undefined> {
     if (camera.onvif === undefined) return undefined;
-    if (password !== undefined) return password;
-    let text: string;
-    try {
-      text = await readFile(camera.onvif.passwordFile, 'utf8');
-    } catch (error) {
-      const code = (error as { code?: string }).code ?? 'io';
-      throw new CamwardenError('config.invalid', `cannot read the camera password file (${code})`, { field: `cameras.${id}.onvif.passwordFile`, details: { reason: 'password-file' } });
-    }
-    const first = text.split(/\r?\n/, 1)[0] ?? '';
-    if (first === '') throw new CamwardenError('config.invalid', 'the camera password file is empty', { field: `cameras.${id}.onvif.passwordFile`, details: { reason: 'password-file' } });
-    password = first;
+    password ??= await readPasswordFile(camera.onvif.passwordFile, `cameras.${id}.onvif.passwordFile`);
     return password;
   }
 
@@ -219,7 +208,7 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
       const cam = session;
       const inv = await describeCamera(cam, clock.now());
       await checkMasks(cam);
-      inv.masking = maskedByCamera ? 'camera' : 'agent';
+      inv.masking = wantedMasks.length === 0 ? 'none' : maskedByCamera ? 'camera' : 'agent';
       checkDrift(inv.clockDriftMs);
       inventory = inv;
       d.inventoryStore.save(id, inv);
@@ -346,14 +335,9 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
     if (source !== undefined || camera.source?.mode !== 'rtsp' || d.frameSource === undefined) return;
     const raw = camera.source.rtspUrl ?? inventory?.streamUri ?? undefined;
     if (raw === undefined) return;
-    const url = new URL(raw);
-    if (camera.onvif !== undefined && password !== undefined) {
-      url.username = encodeURIComponent(camera.onvif.username);
-      url.password = encodeURIComponent(password);
-    }
     source = d.frameSource({
       cameraId: id,
-      url: url.toString(),
+      url: withCredentials(raw, camera.onvif?.username, password),
       fps: camera.source.fps,
       onFrame: (jpeg) => ingest(jpeg, 'rtsp'),
       onEvent: (e) => {
@@ -415,15 +399,6 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
       }
     },
   };
-}
-
-/** The masks on the camera are exactly ours, enabled, in order. */
-function sameMasks(onCamera: readonly CameraMask[], wanted: readonly MaskPolygon[]): boolean {
-  return onCamera.length === wanted.length && onCamera.every((m, i) => {
-    const w = wanted[i]!;
-    return m.enabled && m.points.length === w.points.length &&
-      m.points.every(([x, y], j) => Math.abs(x - w.points[j]![0]) < MASK_TOLERANCE && Math.abs(y - w.points[j]![1]) < MASK_TOLERANCE);
-  });
 }
 
 /** Resolves after `ms` or at once when aborted; never rejects. */

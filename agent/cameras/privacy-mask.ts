@@ -22,6 +22,11 @@ export interface MaskPolygon {
   points: [number, number][];
 }
 
+/** The privacy masks a camera's config declares, as the agent and the camera take them. */
+export function configuredMasks(camera: { privacyMasks?: readonly { name: string; points: readonly (readonly number[])[] }[] | undefined }): MaskPolygon[] {
+  return (camera.privacyMasks ?? []).map((m) => ({ name: m.name, points: m.points.map(([x, y]) => [x!, y!] as [number, number]) }));
+}
+
 export interface BurnInOptions {
   /** JPEG quality of the single re-encode, 1..100; 90 by default. */
   quality?: number;

@@ -1,10 +1,11 @@
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { AgentServices } from '../agent.js';
 import { describeCamera } from '../cameras/camera-inventory.js';
 import { enrich, probeNetwork, type EnrichedDevice } from '../cameras/discovery.js';
 import { connectCamera } from '../cameras/onvif-camera.js';
+import { configuredMasks } from '../cameras/privacy-mask.js';
+import { readPasswordFileSync } from '../cameras/password-file.js';
 import { addCamerasToConfig } from '../config/add-cameras.js';
 import { loadConfig } from '../config/load-config.js';
 import type { CameraConfig } from '../config/schema.js';
@@ -12,14 +13,6 @@ import { CamwardenError } from '../errors.js';
 import { info, printJson, printTable } from './output.js';
 
 type WithServices = <T>(fn: (s: AgentServices) => T | Promise<T>) => Promise<T>;
-
-function readPassword(file: string): string {
-  try {
-    return readFileSync(file, 'utf8').split('\n')[0]!.trim();
-  } catch (error) {
-    throw new CamwardenError('input.invalid', `cannot read password file ${file}: ${(error as NodeJS.ErrnoException).code ?? error}`, { field: 'passwordFile' });
-  }
-}
 
 function parseTarget(t: string): { host: string; port: number } {
   const m = /^([^:\s]+):(\d{1,5})$/.exec(t);
@@ -30,9 +23,9 @@ function parseTarget(t: string): { host: string; port: number } {
 
 async function liveInventory(camera: CameraConfig, timeoutMs: number) {
   if (!camera.onvif) throw new CamwardenError('input.invalid', `camera ${camera.id} has no onvif section`, { field: 'onvif' });
-  const cam = await connectCamera({ url: camera.onvif.url, username: camera.onvif.username, password: readPassword(camera.onvif.passwordFile), timeoutMs });
+  const cam = await connectCamera({ url: camera.onvif.url, username: camera.onvif.username, password: readPasswordFileSync(camera.onvif.passwordFile, `cameras.${camera.id}.onvif.passwordFile`), timeoutMs });
   try {
-    return await describeCamera(cam, new Date());
+    return await describeCamera(cam, new Date(), configuredMasks(camera));
   } finally {
     cam.close();
   }
@@ -58,7 +51,7 @@ export function registerCameraCommands(program: Command, withServices: WithServi
       if (o.add && o.username === undefined) throw new CamwardenError('usage', '--add needs --username and --password-file (they go into the config)', { field: 'add' });
       const iface = o.interface ?? loadConfigQuietly(configPath())?.onvif.discoveryInterface;
       const report = await probeNetwork({ timeoutMs, interface: iface, targets: o.target?.map(parseTarget) });
-      const password = o.passwordFile ? readPassword(o.passwordFile) : undefined;
+      const password = o.passwordFile ? readPasswordFileSync(o.passwordFile, 'password-file', 'input.invalid') : undefined;
       const devices: EnrichedDevice[] = await Promise.all(
         report.devices.map((d) => (d.isCamera && o.username && password !== undefined ? enrich(d, { username: o.username, password, timeoutMs }) : Promise.resolve(d))),
       );
@@ -84,38 +77,65 @@ export function registerCameraCommands(program: Command, withServices: WithServi
 
   cameras
     .command('list')
-    .description('cameras of the config: source, masks, and whether a current notice covers each')
+    .description('cameras of the config: source, masks, whether a current notice covers each, and their last known state')
     .option('--json', 'print JSON')
     .action((o: { json?: boolean }) =>
       withServices((s) => {
         const now = s.clock.now();
-        const rows = s.config.cameras.map((c) => ({
-          id: c.id,
-          enabled: c.enabled ? 'yes' : 'no',
-          face: c.faceRecognition ? 'yes' : 'no',
-          source: c.source?.mode ?? 'none',
-          onvif: c.onvif?.url ?? '',
-          masks: c.privacyMasks?.length ?? 0,
-          notice: s.notices.currentFor(c.id, now)?.id ?? 'NONE (capture blocked)',
-        }));
+        const rows = s.config.cameras.map((c) => {
+          const known = s.inventory.get(c.id);
+          return {
+            id: c.id,
+            enabled: c.enabled ? 'yes' : 'no',
+            face: c.faceRecognition ? 'yes' : 'no',
+            source: c.source?.mode ?? 'none',
+            onvif: c.onvif?.url ?? '',
+            masks: c.privacyMasks?.length ?? 0,
+            masking: (c.privacyMasks?.length ?? 0) === 0 ? 'none' : (known?.inventory?.masking ?? 'agent'),
+            online: known?.online === true ? 'yes' : known?.online === false ? 'no' : 'unknown',
+            refreshed: known?.refreshedAt ?? '',
+            notice: s.notices.currentFor(c.id, now)?.id ?? 'NONE (capture blocked)',
+          };
+        });
         if (o.json) printJson(rows);
-        else printTable(rows, ['id', 'enabled', 'face', 'source', 'masks', 'notice', 'onvif']);
+        else printTable(rows, ['id', 'enabled', 'face', 'source', 'masks', 'masking', 'online', 'refreshed', 'notice', 'onvif']);
       }),
     );
 
-  for (const name of ['show', 'refresh'] as const) {
-    cameras
-      .command(`${name} <id>`)
-      .description(name === 'show' ? 'a camera: config and live ONVIF inventory' : 'read the inventory from the camera now')
-      .action((id: string) =>
-        withServices(async (s) => {
-          const camera = s.config.cameras.find((c) => c.id === id);
-          if (!camera) throw new CamwardenError('not-found', `camera ${id} is not in the config`, { field: 'id' });
-          const inventory = camera.onvif ? await liveInventory(camera, s.config.onvif.timeoutMs) : undefined;
-          printJson({ config: camera, inventory });
-        }),
-      );
-  }
+  cameras
+    .command('show <id>')
+    .description('a camera: its config and the inventory and state the agent last recorded')
+    .action((id: string) =>
+      withServices((s) => {
+        const camera = configuredCamera(s, id);
+        const known = s.inventory.get(id);
+        printJson({
+          config: camera,
+          inventory: known?.inventory ?? null,
+          refreshedAt: known?.refreshedAt ?? null,
+          online: known?.online ?? null,
+          lastError: known?.lastError ?? null,
+        });
+      }),
+    );
+
+  cameras
+    .command('refresh <id>')
+    .description('read the inventory from the camera now (ONVIF) and record it')
+    .action((id: string) =>
+      withServices(async (s) => {
+        const camera = configuredCamera(s, id);
+        const inventory = await liveInventory(camera, s.config.onvif.timeoutMs);
+        s.inventory.save(id, inventory);
+        printJson({ config: camera, inventory });
+      }),
+    );
+}
+
+function configuredCamera(s: AgentServices, id: string): CameraConfig {
+  const camera = s.config.cameras.find((c) => c.id === id);
+  if (!camera) throw new CamwardenError('not-found', `camera ${id} is not in the config`, { field: 'id' });
+  return camera;
 }
 
 function loadConfigQuietly(path: string) {

@@ -236,7 +236,7 @@ describe('onvif camera', () => {
   });
 
   describe('inventory', () => {
-    it('describes each camera as plain JSON, masking by the camera only where Media2 masks exist', async () => {
+    it('describes each camera as plain JSON, masking by the camera only where its Media2 masks are the wanted ones', async () => {
       const now = new Date('2025-06-01T10:00:00.000Z');
       const t0 = performance.now();
       const camA = await connect(masked);
@@ -244,8 +244,16 @@ describe('onvif camera', () => {
       const a = await describeCamera(camA, now);
       const t2 = performance.now();
       const b = await describeCamera(await connect(plain), now);
-      expect(a.masking).toBe('camera');
-      expect(b.masking).toBe('agent');
+      expect(a).toMatchObject({ masksSupported: true, masking: 'none' });
+      expect(b).toMatchObject({ masksSupported: false, masking: 'none' });
+      // With masks wanted: the camera masks only once its masks read back equal to them.
+      const wanted = [{ name: 'window', points: [[0.1, 0.1], [0.4, 0.1], [0.4, 0.4]] as [number, number][] }];
+      expect((await describeCamera(camA, now, wanted)).masking).toBe('agent');
+      await camA.setMasks(wanted);
+      expect((await describeCamera(camA, now, wanted)).masking).toBe('camera');
+      expect((await describeCamera(camA, now, [{ ...wanted[0]!, points: [[0.1, 0.1], [0.5, 0.1], [0.4, 0.4]] }])).masking).toBe('agent');
+      await camA.setMasks([]);
+      expect((await describeCamera(await connect(plain), now, wanted)).masking).toBe('agent');
       expect(a).toMatchObject({
         deviceInformation: { serial: '12345678901234567890', firmware: '5.50' },
         profileToken: 'Profile_1',

@@ -47,25 +47,34 @@ describe('camwarden cameras', () => {
     expect(loadConfig(env.configPath).config.cameras.filter((c) => c.onvif)).toHaveLength(2);
   }, 60_000);
 
-  it('shows the live inventory of a camera and lists which cameras a notice covers', async () => {
+  it('refreshes the live inventory of a camera into the store, shows it, and lists which cameras a notice covers', async () => {
     const { config } = loadConfig(env.configPath);
     const b = config.cameras.find((c) => c.onvif?.url === cams[1]!.deviceUrl)!;
-    const show = await runCli(['--config', env.configPath, 'cameras', 'show', b.id]);
-    expect(show.status, show.stderr).toBe(0);
-    const inv = JSON.parse(show.stdout).inventory;
-    expect(inv).toMatchObject({ deviceInformation: { serial: 'SN-000222' }, masking: 'camera' });
+    const before = await runCli(['--config', env.configPath, 'cameras', 'show', b.id]);
+    expect(before.status, before.stderr).toBe(0);
+    expect(JSON.parse(before.stdout)).toMatchObject({ inventory: null, online: null, refreshedAt: null });
+
+    const refresh = await runCli(['--config', env.configPath, 'cameras', 'refresh', b.id]);
+    expect(refresh.status, refresh.stderr).toBe(0);
+    const inv = JSON.parse(refresh.stdout).inventory;
+    expect(inv).toMatchObject({ deviceInformation: { serial: 'SN-000222' }, masksSupported: true, masking: 'none' });
     expect(inv.streamUri).toMatch(/^rtsp:\/\//);
+    expect(refresh.stdout).not.toContain(common.password);
+
+    const show = await runCli(['--config', env.configPath, 'cameras', 'show', b.id]);
+    expect(JSON.parse(show.stdout)).toMatchObject({ inventory: { deviceInformation: { serial: 'SN-000222' }, streamUri: inv.streamUri }, refreshedAt: inv.refreshedAt });
     expect(show.stdout).not.toContain(common.password);
-    const list = await runCli(['--config', env.configPath, 'cameras', 'list']);
-    expect(list.stdout).toContain('NONE (capture blocked)');
-    expect(list.stdout).toContain(b.id);
+    const list = await runCli(['--config', env.configPath, 'cameras', 'list', '--json']);
+    const row = JSON.parse(list.stdout).find((r: { id: string }) => r.id === b.id);
+    expect(row).toMatchObject({ notice: 'NONE (capture blocked)', refreshed: inv.refreshedAt, online: 'unknown' });
+    expect((await runCli(['--config', env.configPath, 'cameras', 'list'])).stdout).toContain('NONE (capture blocked)');
   }, 60_000);
 
   it('names a camera that does not answer, with exit status and code', async () => {
     await cams[0]!.stop();
     const { config } = loadConfig(env.configPath);
     const a = config.cameras.find((c) => c.onvif?.url === cams[0]!.deviceUrl)!;
-    const r = await runCli(['--config', env.configPath, 'cameras', 'show', a.id]);
+    const r = await runCli(['--config', env.configPath, 'cameras', 'refresh', a.id]);
     expect(r.status).toBe(69);
     expect(r.stderr).toContain('camera.unreachable');
   }, 60_000);

@@ -1,0 +1,29 @@
+import type { CameraConfig } from '../config/schema.js';
+import { CamwardenError } from '../errors.js';
+import type { InventoryStore } from './inventory-store.js';
+import { readPasswordFile } from './password-file.js';
+
+/**
+ * The RTSP URL of a camera as ffmpeg takes it: the configured `source.rtspUrl`, else the stream URI
+ * the last ONVIF inventory found; the camera's credentials go into the URL (RTSP has no other way
+ * to hand them to ffmpeg). The result is a secret: log it only through `redactCredentials`.
+ */
+export function withCredentials(raw: string, username: string | undefined, password: string | undefined): string {
+  const url = new URL(raw);
+  if (username !== undefined && password !== undefined) {
+    url.username = encodeURIComponent(username);
+    url.password = encodeURIComponent(password);
+  }
+  return url.toString();
+}
+
+export async function cameraStreamUrl(camera: CameraConfig, inventory: Pick<InventoryStore, 'get'>): Promise<string> {
+  const configured = camera.source?.mode === 'rtsp' ? camera.source.rtspUrl : undefined;
+  const raw = configured ?? inventory.get(camera.id)?.inventory?.streamUri ?? undefined;
+  if (raw === undefined) {
+    throw new CamwardenError('not-found', `camera ${camera.id} has no known RTSP stream: set source.rtspUrl, or let the agent read its ONVIF inventory first`, { field: 'source.rtspUrl' });
+  }
+  if (camera.onvif === undefined) return withCredentials(raw, undefined, undefined);
+  const password = await readPasswordFile(camera.onvif.passwordFile, `cameras.${camera.id}.onvif.passwordFile`);
+  return withCredentials(raw, camera.onvif.username, password);
+}
