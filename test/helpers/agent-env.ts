@@ -43,6 +43,22 @@ export interface AgentEnvOptions {
   /** Extra keys merged over the http section (e.g. tls). */
   http?: Record<string, unknown>;
   start?: string;
+  /** `ticking`: the clock runs in real time from `start` (set/advance shift it); default `manual`. */
+  clock?: 'manual' | 'ticking';
+}
+
+/** A clock that runs at real speed from `start`; set and advance move it, as on a manual clock. */
+export function tickingClock(start: Date | string): ReturnType<typeof manualClock> {
+  let offset = new Date(start).getTime() - Date.now();
+  return {
+    now: () => new Date(Date.now() + offset),
+    set: (v) => {
+      offset = new Date(v).getTime() - Date.now();
+    },
+    advance: (ms) => {
+      offset += ms;
+    },
+  };
 }
 
 /** ids `id-00000001`, `id-00000002`, ... in call order; long enough to name a blob file. */
@@ -81,7 +97,7 @@ export function makeAgentEnv(opts: AgentEnvOptions = {}): AgentEnv {
     const configPath = join(dir, 'agent.yaml');
     writeFileSync(configPath, stringify(config));
     initKeys(config.agent.keysDir);
-    const clock = manualClock(opts.start ?? START);
+    const clock = opts.clock === 'ticking' ? tickingClock(opts.start ?? START) : manualClock(opts.start ?? START);
     const ids = countingIds();
     // env {} keeps a developer's $CREDENTIALS_DIRECTORY from supplying other keys.
     const services = buildServices({ configPath, clock, ids, log: silentLogger, env: {} });

@@ -1,0 +1,136 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createAgent } from '../../agent/agent.js';
+import { createCameraSimulator, type CameraSimulator, type SimulatorOptions } from '../fixtures/camera-simulator/index.js';
+import { makeAgentEnv, verifiedNotice, type AgentEnv, type CameraInput } from '../helpers/agent-env.js';
+
+/**
+ * The running agent with simulated cameras: `createAgent` builds one supervisor per camera and
+ * the frames go through the one capture path. The clock ticks in real time (a notice is made to
+ * expire while frames flow); the cameras, ffmpeg and the database are real.
+ */
+const USER = 'operator';
+const PASS = 'pass word 7';
+
+const sims: CameraSimulator[] = [];
+const agents: { stop(): Promise<number> }[] = [];
+let env: AgentEnv | undefined;
+const cleanups: (() => void)[] = [];
+
+afterEach(async () => {
+  await Promise.all(agents.splice(0).map((a) => a.stop()));
+  await Promise.all(sims.splice(0).map((s) => s.stop()));
+  env?.cleanup();
+  env = undefined;
+  for (const c of cleanups.splice(0)) c();
+});
+
+async function simulator(id: string, over: Partial<SimulatorOptions> = {}): Promise<CameraSimulator> {
+  const sim = createCameraSimulator({ id, manufacturer: 'Acme', model: 'S1', serial: `SN-${id}`, firmware: '1.0', username: USER, password: PASS, discovery: false, ...over });
+  await sim.start();
+  sims.push(sim);
+  return sim;
+}
+
+/** The cameras' password file sits in a folder of its own, made before the config that names it. */
+function agentEnv(cameras: CameraInput[]): AgentEnv {
+  const secrets = mkdtempSync(join(tmpdir(), 'camwarden-secrets-'));
+  cleanups.push(() => rmSync(secrets, { recursive: true, force: true }));
+  const passwordFile = join(secrets, 'cam.password');
+  writeFileSync(passwordFile, `${PASS}\n`, { mode: 0o600 });
+  env = makeAgentEnv({ cameras: cameras.map((c) => (c.onvif ? { ...c, onvif: { ...c.onvif, passwordFile } } : c)), clock: 'ticking' });
+  return env;
+}
+
+async function startAgent(e: AgentEnv) {
+  const agent = createAgent(e.services);
+  agents.push(agent);
+  await agent.start(new AbortController().signal);
+  return agent;
+}
+
+async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 15_000): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined && v !== false) return v;
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const actions = (e: AgentEnv, camera: string) => e.services.audit.tail(10_000).filter((a) => a.object === `camera:${camera}`).map((a) => a.action);
+
+describe('agent with cameras', () => {
+  it('captures RTSP frames while the notice is current, and stops at its expiry: nothing captured after it is stored', async () => {
+    const sim = await simulator('cam-rtsp', { rtsp: true });
+    const e = agentEnv([{
+      id: 'cam-rtsp', location: 'North gate', locationClass: 'entrance',
+      onvif: { url: sim.deviceUrl, username: USER, passwordFile: '/replaced' },
+      source: { mode: 'rtsp', fps: 5 },
+    }]);
+    const noticeId = await verifiedNotice(e.services, ['cam-rtsp']);
+    const expiresAt = Date.parse(e.services.notices.get(noticeId).expiresAt!);
+    // Four seconds of coverage left: frames start flowing, then the notice runs out.
+    e.clock.set(new Date(expiresAt - 4000));
+
+    const agent = await startAgent(e);
+    const sup = agent.cameras()[0]!;
+    await waitFor('stored RTSP frames', () => e.services.images.count() >= 3);
+    await waitFor('the notice to expire', () => e.clock.now().getTime() > expiresAt + 1500, 10_000);
+    const storedAtExpiry = e.services.images.count();
+    const blocked = sup.status().frames.blocked;
+    await new Promise((r) => setTimeout(r, 600));
+
+    const images = e.services.images.list({ camera: 'cam-rtsp' });
+    expect(images.length).toBe(storedAtExpiry);
+    expect(sup.status().frames.blocked).toBeGreaterThan(blocked);
+    // Nothing captured at or after the expiry was stored ...
+    for (const img of images) expect(Date.parse(img.capturedAt)).toBeLessThan(expiresAt);
+    // ... and frames were being captured right up to it: the gate, not a slow source, stopped them.
+    const last = Math.max(...images.map((i) => Date.parse(i.capturedAt)));
+    expect(expiresAt - last).toBeLessThan(1000);
+    // The first refused frame is an audited violation with the rule that blocked it.
+    const violation = e.services.audit.tail(10_000).find((a) => a.action === 'capture-blocked' && a.object === 'camera:cam-rtsp');
+    expect(violation).toBeDefined();
+    expect(Date.parse(violation!.ts) - expiresAt).toBeLessThan(1000);
+    expect(JSON.parse(violation!.detail!)).toMatchObject({ reason: 'no-notice' });
+    expect(actions(e, 'cam-rtsp')).toContain('camera.online');
+    console.info(`rtsp at 5 fps: ${images.length} stored before expiry, last ${expiresAt - last} ms before it; first blocked frame audited ${Date.parse(violation!.ts) - expiresAt} ms after`);
+  }, 40_000);
+
+  it('polls snapshots into the store, stops at once when the notice is withdrawn, and reports a dying RTSP stream', async () => {
+    const snap = await simulator('cam-snap');
+    const live = await simulator('cam-live', { rtsp: true });
+    const e = agentEnv([
+      { id: 'cam-snap', location: 'Lobby', locationClass: 'lobby', onvif: { url: snap.deviceUrl, username: USER, passwordFile: '/replaced' }, source: { mode: 'snapshot', intervalSeconds: 0.25 } },
+      { id: 'cam-live', location: 'Gate', locationClass: 'entrance', onvif: { url: live.deviceUrl, username: USER, passwordFile: '/replaced' }, source: { mode: 'rtsp', fps: 2 } },
+      { id: 'cam-off', location: 'Side door', locationClass: 'entrance', enabled: false, onvif: { url: 'http://127.0.0.1:9/onvif/device_service', username: USER, passwordFile: '/replaced' }, source: { mode: 'snapshot', intervalSeconds: 1 } },
+    ]);
+    const noticeId = await verifiedNotice(e.services, ['cam-snap', 'cam-live']);
+    const agent = await startAgent(e);
+    // A disabled camera gets no supervisor: nothing is asked of it.
+    expect(agent.cameras().map((s) => s.name)).toEqual(['camera:cam-snap', 'camera:cam-live']);
+
+    await waitFor('snapshots stored', () => e.services.images.list({ camera: 'cam-snap' }).length >= 3);
+    await waitFor('rtsp frames stored', () => e.services.images.list({ camera: 'cam-live' }).length >= 1);
+    expect(e.services.inventory.get('cam-snap')).toMatchObject({ online: true, inventory: { deviceInformation: { serial: 'SN-cam-snap' }, masking: 'none' } });
+
+    e.services.notices.withdraw(noticeId, 'sign taken down', 'operator-test');
+    const withdrawnAt = e.clock.now().getTime();
+    await new Promise((r) => setTimeout(r, 800));
+    const after = e.services.images.list({}).filter((i) => Date.parse(i.capturedAt) >= withdrawnAt);
+    expect(after).toEqual([]);
+    expect(agent.cameras()[0]!.status().frames.blocked).toBeGreaterThan(0);
+
+    live.killStream();
+    await waitFor('stream-failed event', () => actions(e, 'cam-live').includes('camera.stream-failed'));
+    await live.restartStream();
+    await waitFor('stream-restarted event', () => actions(e, 'cam-live').includes('camera.stream-restarted'), 20_000);
+    const outbox = e.services.outbox.pending(10_000).filter((x) => x.kind === 'camera-health' && x.body['camera'] === 'cam-live').map((x) => x.body['event']);
+    expect(outbox).toEqual(expect.arrayContaining(['online', 'stream-failed', 'stream-restarted']));
+    expect(actions(e, 'cam-off')).toEqual([]);
+  }, 60_000);
+});
