@@ -1,4 +1,4 @@
-import { CameraError, type CameraMask, type DeviceInformation, type MediaProfile, type OnvifCamera } from './onvif-camera.js';
+import { CameraError, sameMasks, type DeviceInformation, type MediaProfile, type OnvifCamera } from './onvif-camera.js';
 import type { MaskPolygon } from './privacy-mask.js';
 
 /**
@@ -42,17 +42,6 @@ export async function describeCamera(camera: OnvifCamera, now: Date, wantedMasks
     masking: wantedMasks.length === 0 ? 'none' : camera.supportsMasks() && sameMasks(await camera.getMasks(), wantedMasks) ? 'camera' : 'agent',
     refreshedAt: now.toISOString(),
   };
-}
-
-const MASK_TOLERANCE = 1e-6;
-
-/** The masks on the camera are exactly the wanted ones, enabled, in order. */
-export function sameMasks(onCamera: readonly CameraMask[], wanted: readonly MaskPolygon[]): boolean {
-  return onCamera.length === wanted.length && onCamera.every((m, i) => {
-    const w = wanted[i]!;
-    return m.enabled && m.points.length === w.points.length &&
-      m.points.every(([x, y], j) => Math.abs(x - w.points[j]![0]) < MASK_TOLERANCE && Math.abs(y - w.points[j]![1]) < MASK_TOLERANCE);
-  });
 }
 
 /** The highest-resolution H.264 profile; without one, the highest-resolution profile of any encoding. */

@@ -8,9 +8,9 @@ import type { Logger } from '../log.js';
 import type { Outbox } from '../reporting/outbox.js';
 import type { Db } from '../store/open-database.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
-import { describeCamera, sameMasks, type CameraInventory } from './camera-inventory.js';
+import { describeCamera, type CameraInventory } from './camera-inventory.js';
 import type { InventoryStore } from './inventory-store.js';
-import { CameraError, connectCamera, type OnvifCamera } from './onvif-camera.js';
+import { CameraError, connectCamera, sameMasks, type OnvifCamera } from './onvif-camera.js';
 import { readPasswordFile } from './password-file.js';
 import { withCredentials } from './stream-url.js';
 import { configuredMasks } from './privacy-mask.js';
@@ -24,7 +24,7 @@ import { fetchSnapshot, type Challenge } from './snapshot-client.js';
  * Health is reported on transitions only: an audit entry and a `camera-health` outbox event in one
  * transaction. A failing camera never throws out of here; it goes offline and is retried with backoff.
  */
-export type OnvifSettings = Pick<AgentConfig['onvif'], 'timeoutMs' | 'refreshMinutes' | 'driftThresholdSeconds'>;
+export type OnvifSettings = Pick<AgentConfig['onvif'], 'timeoutMs' | 'refreshMinutes' | 'healthSeconds' | 'driftThresholdSeconds'>;
 
 export type HealthEvent =
   | 'online'
@@ -35,7 +35,9 @@ export type HealthEvent =
   | 'masks-restored'
   | 'masks-failed'
   | 'stream-failed'
-  | 'stream-restarted';
+  | 'stream-restarted'
+  | 'capture-paused'
+  | 'capture-resumed';
 
 /** What the supervisor needs of a frame source (agent/cameras/rtsp-frames.ts fits it). */
 export type FrameSourceEvent = { type: 'stream-failed'; reason: string } | { type: 'stream-restarted' };
@@ -51,7 +53,7 @@ export type FrameSourceFactory = (o: {
 export interface CameraSupervisorDeps {
   camera: CameraConfig;
   onvif: OnvifSettings;
-  capture: Pick<CaptureService, 'ingest' | 'setMaskedByCamera'>;
+  capture: Pick<CaptureService, 'ingest' | 'setMaskedByCamera' | 'gate'>;
   inventoryStore: InventoryStore;
   audit: AuditLog;
   outbox: Outbox;
@@ -63,6 +65,8 @@ export interface CameraSupervisorDeps {
   frameSource?: FrameSourceFactory;
   /** Retries of a camera that does not answer; default 1 s doubling to 60 s. */
   backoff?: BackoffPolicy;
+  /** How often the capture gate is asked whether frames may be pulled at all; default 250 ms. */
+  gateIntervalMs?: number;
   /** Consecutive failed snapshot polls before the camera counts as offline; default 3. */
   offlineAfterFailures?: number;
   random?: () => number;
@@ -78,6 +82,8 @@ export interface FrameCounts {
 
 export interface CameraStatus {
   online: boolean;
+  /** Frames are pulled only while the capture gate would store them (a current notice, ...). */
+  capturing: boolean;
   inventory?: CameraInventory;
   lastError?: { reason: string; code: string; message: string; at: string };
   maskedByCamera: boolean;
@@ -119,6 +125,9 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
   let controller = new AbortController();
   let loops: Promise<void>[] = [];
   let source: Service | undefined;
+  /** The capture gate's last answer; null before the first. */
+  let gateOpen: boolean | null = null;
+  let sourceSignal: AbortSignal | undefined;
   let lock: Promise<unknown> = Promise.resolve();
 
   /** Audit entry, outbox event and stored state in one transaction. */
@@ -142,8 +151,10 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
   }
 
   /** Online when every channel in use works; offline as soon as one fails. Events on change only. */
-  function setChannel(channel: Channel, state: ChannelState): void {
-    channels.set(channel, state);
+  /** `null`: the channel is not in use now (snapshots while capture is paused). */
+  function setChannel(channel: Channel, state: ChannelState | null): void {
+    if (state === null) channels.delete(channel);
+    else channels.set(channel, state);
     const states = [...channels.values()];
     const failed = states.find((s): s is Extract<ChannelState, { ok: false }> => s !== undefined && !s.ok);
     if (failed !== undefined) {
@@ -152,7 +163,7 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
         online = false;
         emit('offline', { reason: failed.reason, code: failed.code, message: failed.message });
       }
-    } else if (states.every((s) => s?.ok === true) && online !== true) {
+    } else if (states.length > 0 && states.every((s) => s?.ok === true) && online !== true) {
       online = true;
       emit('online');
     }
@@ -225,7 +236,16 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
       setMasked(false);
       return;
     }
-    if (maskedByCamera && sameMasks(await cam.getMasks(), wantedMasks)) return;
+    if (sameMasks(await cam.getMasks(), wantedMasks)) {
+      // Already in place (after a reconnect, or set by an earlier run): nothing to push.
+      if (!maskedByCamera) setMasked(true);
+      masksFailing = false;
+      if (!masksEverVerified) {
+        masksEverVerified = true;
+        emit('masks-applied');
+      }
+      return;
+    }
     // Until the camera proves it masks again, the agent burns the masks in (Measures Art. 13).
     const wasVerified = masksEverVerified;
     setMasked(false);
@@ -247,6 +267,17 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
     emit(wasVerified ? 'masks-restored' : 'masks-applied');
   }
 
+  async function ping(): Promise<void> {
+    const cam = session;
+    if (cam === undefined) throw new CameraError('unreachable', 'no ONVIF session', { details: { reason: 'no-session' } });
+    try {
+      checkDrift(await cam.clockDriftMs());
+    } catch (error) {
+      dropSession();
+      throw error;
+    }
+  }
+
   function checkDrift(driftMs: number): void {
     const over = Math.abs(driftMs) > d.onvif.driftThresholdSeconds * 1000;
     if (over !== drifting) emit(over ? 'clock-drift' : 'clock-ok', { driftMs });
@@ -260,7 +291,15 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
         attempt = 0;
         setChannel('onvif', { ok: true });
         startFrameSource(signal);
-        await sleep(d.onvif.refreshMinutes * 60_000, signal);
+        // Between full refreshes the camera is asked its time: liveness (snapshot polls pause while
+        // no notice covers the camera) and clock drift, at a small fraction of a refresh's cost.
+        const refreshAt = performance.now() + d.onvif.refreshMinutes * 60_000;
+        for (;;) {
+          const left = refreshAt - performance.now();
+          await sleep(Math.min(d.onvif.healthSeconds * 1000, Math.max(0, left)), signal);
+          if (signal.aborted || performance.now() >= refreshAt) break;
+          await exclusive(() => ping());
+        }
       } catch (error) {
         if (signal.aborted) return;
         const f = failure(error);
@@ -281,7 +320,7 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
     while (!signal.aborted) {
       const started = performance.now();
       let delay = intervalMs;
-      const url = snapshotUrl();
+      const url = gateOpen === true ? snapshotUrl() : undefined;
       if (url !== undefined) {
         try {
           const pw = await loadPassword();
@@ -332,7 +371,9 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
   }
 
   function startFrameSource(signal: AbortSignal): void {
-    if (source !== undefined || camera.source?.mode !== 'rtsp' || d.frameSource === undefined) return;
+    sourceSignal = signal;
+    if (source !== undefined || gateOpen !== true || camera.source?.mode !== 'rtsp' || d.frameSource === undefined) return;
+    if (camera.onvif !== undefined && channels.get('onvif')?.ok !== true) return;
     const raw = camera.source.rtspUrl ?? inventory?.streamUri ?? undefined;
     if (raw === undefined) return;
     source = d.frameSource({
@@ -348,6 +389,44 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
     Promise.resolve(source.start(signal)).catch((error: unknown) => log.error({ err: error }, 'frame source failed to start'));
   }
 
+  function stopFrameSource(): Promise<void> {
+    const s = source;
+    source = undefined;
+    return s === undefined ? Promise.resolve() : Promise.resolve(s.stop()).catch((error: unknown) => log.error({ err: error }, 'frame source failed to stop'));
+  }
+
+  /**
+   * No notice, no capture: while the gate would refuse this camera's frames, none are pulled at all
+   * (no snapshot request, no ffmpeg). A frame already under way is still decided by the gate itself.
+   */
+  function checkGate(signal: AbortSignal): void {
+    const g = d.capture.gate(id);
+    if (g.allow === gateOpen) return;
+    const first = gateOpen === null;
+    gateOpen = g.allow;
+    if (g.allow) {
+      if (!first) emit('capture-resumed');
+      if (camera.source?.mode === 'snapshot' && !channels.has('snapshot')) channels.set('snapshot', undefined);
+      startFrameSource(sourceSignal ?? signal);
+    } else {
+      emit('capture-paused', { reason: g.reason });
+      // The camera is not asked for frames now, so their absence says nothing of its health.
+      if (camera.source?.mode === 'snapshot') setChannel('snapshot', null);
+      void stopFrameSource();
+    }
+  }
+
+  async function gateLoop(signal: AbortSignal, everyMs: number): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        checkGate(signal);
+      } catch (error) {
+        log.error({ err: error }, 'capture gate check failed');
+      }
+      await sleep(everyMs, signal);
+    }
+  }
+
   return {
     name: `camera:${id}`,
     start(signal) {
@@ -359,12 +438,17 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
       inventory = stored?.inventory ?? undefined;
       setMasked(false);
       loops = [];
+      gateOpen = null;
+      sourceSignal = inner;
+      if (camera.source?.mode === 'snapshot' || camera.source?.mode === 'rtsp') {
+        checkGate(inner);
+        loops.push(gateLoop(inner, d.gateIntervalMs ?? 250));
+      }
       if (camera.onvif !== undefined) {
         channels.set('onvif', undefined);
         loops.push(onvifLoop(inner));
       }
       if (camera.source?.mode === 'snapshot') {
-        channels.set('snapshot', undefined);
         loops.push(snapshotLoop(inner, camera.source.intervalSeconds * 1000));
       }
       if (camera.source?.mode === 'rtsp' && d.frameSource === undefined) log.warn('rtsp source configured but no frame source is wired; no frames');
@@ -376,12 +460,12 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
       controller.abort(new CamwardenError('conflict', 'the camera supervisor is stopping'));
       session?.close();
       session = undefined;
-      await Promise.allSettled([...loops, source ? Promise.resolve(source.stop()) : undefined]);
-      source = undefined;
+      await Promise.allSettled([...loops, stopFrameSource()]);
     },
     status() {
       return {
         online: online === true,
+        capturing: gateOpen === true,
         ...(inventory !== undefined ? { inventory: structuredClone(inventory) } : {}),
         ...(lastError !== undefined ? { lastError: { ...lastError } } : {}),
         maskedByCamera,

@@ -4,6 +4,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import onvif from 'onvif';
 import { CamwardenError } from '../errors.js';
+import { boundedSignal } from './bounded-signal.js';
 import { validateMasks, type MaskPolygon } from './privacy-mask.js';
 
 /**
@@ -124,6 +125,7 @@ export async function connectCamera(opts: ConnectOptions): Promise<OnvifCamera> 
   const close = (): void => {
     closed = true;
     agent.destroy();
+    opts.signal?.removeEventListener('abort', close);
   };
   opts.signal?.addEventListener('abort', close, { once: true });
 
@@ -131,14 +133,17 @@ export async function connectCamera(opts: ConnectOptions): Promise<OnvifCamera> 
   function guarded<T>(what: string, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
     if (opts.signal?.aborted) return Promise.reject(opts.signal.reason);
     if (closed) return Promise.reject(new CameraError('unreachable', `${what}: the connection to ${address} is closed`, { details: { reason: 'closed' } }));
-    const timeout = AbortSignal.timeout(opts.timeoutMs);
-    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+    const bounded = boundedSignal(opts.signal, opts.timeoutMs);
+    const { signal } = bounded;
     return new Promise<T>((resolve, reject) => {
       const onAbort = (): void => {
         reject(opts.signal?.aborted ? opts.signal.reason : new CameraError('timeout', `${what}: no answer from ${address} within ${opts.timeoutMs} ms`));
       };
       signal.addEventListener('abort', onAbort, { once: true });
-      run(signal).then(resolve, (e: unknown) => reject(classify(e, what, address))).finally(() => signal.removeEventListener('abort', onAbort));
+      run(signal).then(resolve, (e: unknown) => reject(classify(e, what, address))).finally(() => {
+        signal.removeEventListener('abort', onAbort);
+        bounded.dispose();
+      });
     });
   }
 
@@ -307,11 +312,12 @@ export function fromOnvif(x: number, y: number): [number, number] {
   return [(x + 1) / 2, (1 - y) / 2];
 }
 
-function sameMasks(existing: readonly CameraMask[], wanted: readonly MaskPolygon[]): boolean {
-  return existing.length === wanted.length && existing.every((m, i) => {
+/** The masks on the camera are exactly the wanted ones, enabled, in order (to a millionth of the frame). */
+export function sameMasks(onCamera: readonly CameraMask[], wanted: readonly MaskPolygon[]): boolean {
+  return onCamera.length === wanted.length && onCamera.every((m, i) => {
     const w = wanted[i]!;
     return m.enabled && m.points.length === w.points.length &&
-      m.points.every(([x, y], j) => Math.abs(x - w.points[j]![0]) < 1e-9 && Math.abs(y - w.points[j]![1]) < 1e-9);
+      m.points.every(([x, y], j) => Math.abs(x - w.points[j]![0]) < 1e-6 && Math.abs(y - w.points[j]![1]) < 1e-6);
   });
 }
 

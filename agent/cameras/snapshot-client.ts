@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { boundedSignal } from './bounded-signal.js';
 import { CameraError } from './onvif-camera.js';
 
 /**
@@ -85,20 +86,20 @@ async function request<T>(
   handle: (res: Response) => Promise<T>,
 ): Promise<T> {
   if (opts.signal?.aborted) throw opts.signal.reason;
-  const timeout = AbortSignal.timeout(opts.timeoutMs);
-  const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+  const bounded = boundedSignal(opts.signal, opts.timeoutMs);
   let res: Response | undefined;
   try {
-    res = await fetch(target, { headers, signal, redirect: 'manual' });
+    res = await fetch(target, { headers, signal: bounded.signal, redirect: 'manual' });
     return await handle(res);
   } catch (e) {
     if (opts.signal?.aborted) throw opts.signal.reason;
-    if (timeout.aborted) throw new CameraError('timeout', `${where}: no snapshot within ${opts.timeoutMs} ms`, { details: { reason: 'timeout' } });
+    if (bounded.timedOut()) throw new CameraError('timeout', `${where}: no snapshot within ${opts.timeoutMs} ms`, { details: { reason: 'timeout' } });
     if (e instanceof CameraError) throw e;
     const code = codeOf(e);
     if (code !== undefined && UNREACHABLE_CODES.has(code)) throw new CameraError('unreachable', `cannot reach ${where} (${code})`, { details: { reason: code } });
     throw new CameraError('unreachable', `${where}: ${(e as Error).message}`, { details: { reason: code ?? 'fetch' } });
   } finally {
+    bounded.dispose();
     if (res?.body && !res.bodyUsed) res.body.cancel().catch(() => undefined);
   }
 }

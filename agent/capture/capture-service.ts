@@ -10,7 +10,7 @@ import type { PiaRegister } from '../assessments/pia-register.js';
 import type { Outbox } from '../reporting/outbox.js';
 import type { BlobStore } from '../store/blob-store.js';
 import type { Db } from '../store/open-database.js';
-import { decideCaptureSafely, type GateCamera, type GateRules } from './capture-gate.js';
+import { decideCaptureSafely, type CaptureDecision, type GateCamera, type GateRules } from './capture-gate.js';
 import type { ImageRecords } from './image-records.js';
 import { signTag, tagJpegParts, type TagFields } from './image-tag.js';
 import { walkJpeg } from './jpeg-walk.js';
@@ -51,6 +51,11 @@ export interface CaptureSettings {
 export interface CaptureService {
   ingest(cameraId: string, bytes: Buffer, opts?: { source?: IngestSource }): Promise<IngestResult>;
   counters(): CaptureCounters;
+  /**
+   * The gate's decision for a camera now, without a frame: sources ask it so they do not even pull
+   * frames the gate would refuse. Only advice: every frame is still decided on its own.
+   */
+  gate(cameraId: string): CaptureDecision;
   /** Inventory tells whether a camera applies its masks itself (ONVIF Media2); until then the agent burns them in. */
   setMaskedByCamera(cameraId: string, byCamera: boolean): void;
   /** Refuses new frames, lets in-flight writes finish, writes pending violation counts. */
@@ -209,6 +214,10 @@ export function createCaptureService(d: CaptureDeps): CaptureService {
   }
 
   return {
+    gate(cameraId) {
+      const now = d.clock.now();
+      return decideCaptureSafely(cameraId, () => snapshot(cameraId, now), s.rules, now);
+    },
     async ingest(cameraId, bytes) {
       if (draining) throw new CamwardenError('conflict', 'the agent is stopping; frame refused');
       const p = ingestOnce(cameraId, bytes);

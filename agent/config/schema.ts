@@ -198,6 +198,7 @@ const OnvifSection = Type.Object(
   {
     timeoutMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 5000, description: 'Bound on every request to a camera.' }),
     refreshMinutes: Type.Number({ minimum: 0.1, maximum: 1440, default: 15, description: 'Inventory refresh and mask check interval.' }),
+    healthSeconds: Type.Number({ minimum: 1, maximum: 3600, default: 30, description: 'Between refreshes, how often each camera is asked its time (liveness and clock drift).' }),
     driftThresholdSeconds: Type.Number({ minimum: 0.5, maximum: 3600, default: 5, description: 'Clock drift beyond this is a camera-health event.' }),
     discoveryInterface: Type.Optional(Type.String({ minLength: 1, description: 'Interface name or IPv4 address for WS-Discovery probes.' })),
   },

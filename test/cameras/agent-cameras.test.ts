@@ -81,27 +81,31 @@ describe('agent with cameras', () => {
     await waitFor('stored RTSP frames', () => e.services.images.count() >= 3);
     await waitFor('the notice to expire', () => e.clock.now().getTime() > expiresAt + 1500, 10_000);
     const storedAtExpiry = e.services.images.count();
-    const blocked = sup.status().frames.blocked;
     await new Promise((r) => setTimeout(r, 600));
 
     const images = e.services.images.list({ camera: 'cam-rtsp' });
     expect(images.length).toBe(storedAtExpiry);
-    expect(sup.status().frames.blocked).toBeGreaterThan(blocked);
     // Nothing captured at or after the expiry was stored ...
     for (const img of images) expect(Date.parse(img.capturedAt)).toBeLessThan(expiresAt);
     // ... and frames were being captured right up to it: the gate, not a slow source, stopped them.
     const last = Math.max(...images.map((i) => Date.parse(i.capturedAt)));
     expect(expiresAt - last).toBeLessThan(1000);
-    // The first refused frame is an audited violation with the rule that blocked it.
-    const violation = e.services.audit.tail(10_000).find((a) => a.action === 'capture-blocked' && a.object === 'camera:cam-rtsp');
-    expect(violation).toBeDefined();
-    expect(Date.parse(violation!.ts) - expiresAt).toBeLessThan(1000);
-    expect(JSON.parse(violation!.detail!)).toMatchObject({ reason: 'no-notice' });
+    // Within a second the camera is no longer even asked for frames: ffmpeg is stopped.
+    const paused = e.services.audit.tail(10_000).find((a) => a.action === 'camera.capture-paused' && a.object === 'camera:cam-rtsp');
+    expect(paused).toBeDefined();
+    const pausedAfterMs = Date.parse(paused!.ts) - expiresAt;
+    expect(pausedAfterMs).toBeGreaterThanOrEqual(0);
+    expect(pausedAfterMs).toBeLessThan(1000);
+    expect(JSON.parse(paused!.detail!)).toMatchObject({ reason: 'no-notice' });
+    expect(sup.status().capturing).toBe(false);
+    const sent = sup.status().frames.sent;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(sup.status().frames.sent).toBe(sent);
     expect(actions(e, 'cam-rtsp')).toContain('camera.online');
-    console.info(`rtsp at 5 fps: ${images.length} stored before expiry, last ${expiresAt - last} ms before it; first blocked frame audited ${Date.parse(violation!.ts) - expiresAt} ms after`);
+    console.info(`rtsp at 5 fps: ${images.length} stored before expiry, last ${expiresAt - last} ms before it; capture paused ${pausedAfterMs} ms after it`);
   }, 40_000);
 
-  it('polls snapshots into the store, stops at once when the notice is withdrawn, and reports a dying RTSP stream', async () => {
+  it('polls snapshots into the store, reports a dying RTSP stream, and stops pulling frames within a second of the withdrawal', async () => {
     const snap = await simulator('cam-snap');
     const live = await simulator('cam-live', { rtsp: true });
     const e = agentEnv([
@@ -118,19 +122,21 @@ describe('agent with cameras', () => {
     await waitFor('rtsp frames stored', () => e.services.images.list({ camera: 'cam-live' }).length >= 1);
     expect(e.services.inventory.get('cam-snap')).toMatchObject({ online: true, inventory: { deviceInformation: { serial: 'SN-cam-snap' }, masking: 'none' } });
 
-    e.services.notices.withdraw(noticeId, 'sign taken down', 'operator-test');
-    const withdrawnAt = e.clock.now().getTime();
-    await new Promise((r) => setTimeout(r, 800));
-    const after = e.services.images.list({}).filter((i) => Date.parse(i.capturedAt) >= withdrawnAt);
-    expect(after).toEqual([]);
-    expect(agent.cameras()[0]!.status().frames.blocked).toBeGreaterThan(0);
-
     live.killStream();
     await waitFor('stream-failed event', () => actions(e, 'cam-live').includes('camera.stream-failed'));
     await live.restartStream();
     await waitFor('stream-restarted event', () => actions(e, 'cam-live').includes('camera.stream-restarted'), 20_000);
     const outbox = e.services.outbox.pending(10_000).filter((x) => x.kind === 'camera-health' && x.body['camera'] === 'cam-live').map((x) => x.body['event']);
     expect(outbox).toEqual(expect.arrayContaining(['online', 'stream-failed', 'stream-restarted']));
+
+    e.services.notices.withdraw(noticeId, 'sign taken down', 'operator-test');
+    const withdrawnAt = e.clock.now().getTime();
+    await waitFor('capture paused on both cameras', () => agent.cameras().every((c) => !c.status().capturing), 1000);
+    const sentAtPause = agent.cameras().map((c) => c.status().frames.sent);
+    await new Promise((r) => setTimeout(r, 800));
+    expect(e.services.images.list({}).filter((i) => Date.parse(i.capturedAt) >= withdrawnAt)).toEqual([]);
+    expect(agent.cameras().map((c) => c.status().frames.sent)).toEqual(sentAtPause);
+    expect(actions(e, 'cam-snap')).toContain('camera.capture-paused');
     expect(actions(e, 'cam-off')).toEqual([]);
   }, 60_000);
 });

@@ -14,7 +14,7 @@ import { makeAgentEnv, verifiedNotice, type AgentEnv, type CameraInput } from '.
 const USER = 'operator';
 const PASS = 'correct horse 42';
 const CAM = 'cam-north-gate';
-const SETTINGS: OnvifSettings = { timeoutMs: 1000, refreshMinutes: 60, driftThresholdSeconds: 5 };
+const SETTINGS: OnvifSettings = { timeoutMs: 1000, refreshMinutes: 60, healthSeconds: 0.2, driftThresholdSeconds: 5 };
 const FAST_BACKOFF = { initialMs: 100, maxMs: 300, factor: 2 };
 /** Bottom-right quarter: the simulator draws a white circle there. */
 const MASK = { name: 'neighbour-window', points: [[0.5, 0.5], [1, 0.5], [1, 1], [0.5, 1]] as [number, number][] };
@@ -73,6 +73,7 @@ function setup(sim: CameraSimulator, o: {
     camera,
     onvif: { ...SETTINGS, ...o.settings },
     capture: {
+      gate: (id) => services.capture.gate(id),
       ingest: (id, bytes, opts) => services.capture.ingest(id, bytes, opts),
       setMaskedByCamera: (id, byCamera) => {
         maskedCalls.push(byCamera);
@@ -107,23 +108,29 @@ const healthEvents = (e: AgentEnv, event?: string) =>
   e.services.outbox.pending(10_000).filter((x) => x.kind === 'camera-health' && (event === undefined || x.body['event'] === event));
 
 describe('camera supervisor', () => {
-  it('polls snapshots into the capture path: blocked before a verified notice, stored while it covers the camera', async () => {
+  it('pulls no frame while no notice covers the camera, then polls snapshots into the capture path', async () => {
     const sim = await simulator();
     const { env: e, sup } = setup(sim);
     sup.start(new AbortController().signal);
-    await waitFor('blocked frames', () => sup.status().frames.blocked >= 2);
-    expect(sup.status().frames.stored).toBe(0);
+    await waitFor('online', () => sup.status().online);
+    await waitFor('capture paused', () => health(e, 'capture-paused').length === 1);
+    expect(healthEvents(e, 'capture-paused')[0]!.body).toEqual({ camera: CAM, event: 'capture-paused', reason: 'no-notice' });
+    await new Promise((r) => setTimeout(r, 600));
+    // No notice, no capture: the camera was not even asked for a frame.
+    expect(sim.stats.snapshots).toBe(0);
+    expect(sup.status()).toMatchObject({ capturing: false, frames: { sent: 0 } });
     expect(e.services.images.count()).toBe(0);
-    expect(sup.status().online).toBe(true);
     expect(health(e, 'online')).toHaveLength(1);
     expect(healthEvents(e, 'online')[0]!.body).toEqual({ camera: CAM, event: 'online' });
 
     await verifiedNotice(e.services, [CAM]);
+    await waitFor('capture resumed', () => health(e, 'capture-resumed').length === 1);
     const t0 = performance.now();
     const sent0 = sup.status().frames.sent;
     await waitFor('stored frames', () => sup.status().frames.stored >= 5);
     const perFrameMs = (performance.now() - t0) / (sup.status().frames.sent - sent0);
     const s = sup.status();
+    expect(s.capturing).toBe(true);
     expect(e.services.images.list({ camera: CAM }).length).toBe(s.frames.stored);
     expect(s.frames.rejected).toBe(0);
     // Every answer ends stored, blocked or rejected (one may still be in the capture path).
@@ -161,6 +168,7 @@ describe('camera supervisor', () => {
     const sim = await simulator();
     const port = Number(new URL(sim.deviceUrl).port);
     const { env: e, sup } = setup(sim);
+    await verifiedNotice(e.services, [CAM]);
     sup.start(new AbortController().signal);
     await waitFor('online', () => health(e, 'online').length === 1);
 

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -91,6 +92,20 @@ describe('onvif camera', () => {
     expect((e as CameraError).kind).toBe('auth');
     expect((e as CameraError).code).toBe('camera.auth');
     expect(String((e as Error).message)).not.toMatch(/battery|horse|operator/);
+  });
+
+  it('leaves no listener on a long-lived abort signal, however many connections and calls it bounds', async () => {
+    // A supervisor keeps one signal for the camera's life and reconnects a dead camera every minute.
+    const signal = new AbortController().signal;
+    const port = await closedPort();
+    for (let i = 0; i < 15; i++) {
+      await caught(connectCamera({ url: `http://127.0.0.1:${port}/onvif/device_service`, username: USER, password: PASS, timeoutMs: TIMEOUT_MS, signal }));
+    }
+    const cam = await connectCamera({ url: masked.deviceUrl, username: USER, password: PASS, timeoutMs: TIMEOUT_MS, signal });
+    for (let i = 0; i < 15; i++) await cam.clockDriftMs();
+    expect(getEventListeners(signal, 'abort').length).toBeLessThanOrEqual(1);
+    cam.close();
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
   });
 
   it('fails an unreachable port with kind unreachable', async () => {

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -108,6 +109,13 @@ describe('fetchSnapshot', () => {
   it('reports a closed port as camera.unreachable', async () => {
     const e = await caught(fetchSnapshot('http://127.0.0.1:1/snap.jpg', { username: USER, password: PASS, timeoutMs: 1000 }));
     expect(e.code).toBe('camera.unreachable');
+  });
+
+  it('leaves no listener on the long-lived abort signal of the polling camera', async () => {
+    const signal = new AbortController().signal;
+    const challenges = new Map<string, Challenge>();
+    for (let i = 0; i < 15; i++) await fetchSnapshot(sim.snapshotUrl, { username: USER, password: PASS, timeoutMs: 2000, signal, challenges });
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
   });
 
   it('prefers Digest over Basic when a camera offers both', () => {
