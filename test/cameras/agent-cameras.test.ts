@@ -139,4 +139,23 @@ describe('agent with cameras', () => {
     expect(actions(e, 'cam-snap')).toContain('camera.capture-paused');
     expect(actions(e, 'cam-off')).toEqual([]);
   }, 60_000);
+
+  it('stays responsive while a camera answers slowly: the API answers while the camera keeps it waiting', async () => {
+    const slow = await simulator('cam-slow', { slowMs: 4000 });
+    const e = agentEnv([
+      { id: 'cam-slow', location: 'Car park', locationClass: 'street', onvif: { url: slow.deviceUrl, username: USER, passwordFile: '/replaced' }, source: { mode: 'snapshot', intervalSeconds: 1 } },
+    ]);
+    await verifiedNotice(e.services, ['cam-slow']);
+    const agent = await startAgent(e);
+    // The supervisor has asked the camera (it answers only after 4 s).
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = performance.now();
+    const res = await fetch(`${agent.address()}/v1/health`);
+    const ms = performance.now() - t0;
+    expect(res.status).toBe(200);
+    // Answered while the camera still keeps the agent waiting on its first request.
+    expect(agent.cameras()[0]!.status().online).toBe(false);
+    expect(agent.cameras()[0]!.status().inventory).toBeUndefined();
+    console.info(`/v1/health answered in ${ms.toFixed(1)} ms while the camera's first answer was still ${4000} ms away`);
+  }, 30_000);
 });

@@ -257,7 +257,9 @@ describe('RTSP frame source against a real RTSP stream', () => {
     const t0 = Date.now();
     await sleep(3_000);
     const rate = (frames.length - n0) / ((Date.now() - t0) / 1_000);
-    expect(rate).toBeGreaterThan(3.5);
+    // The rate filter, not the machine, sets the pace: never above 5/s; the lower bound is loose
+    // because a loaded box slows the test pattern's encoder too.
+    expect(rate).toBeGreaterThan(2);
     expect(rate).toBeLessThan(6.5);
     expect(frames.every(isWholeJpeg)).toBe(true);
     expect(await sharp(frames.at(-1)!).metadata()).toMatchObject({ format: 'jpeg', width: 640, height: 360 });
