@@ -5,6 +5,7 @@ import { createCameraSupervisor, type CameraSupervisor } from './cameras/camera-
 import { createInventoryStore, type InventoryStore } from './cameras/inventory-store.js';
 import { configuredMasks } from './cameras/privacy-mask.js';
 import { createRtspFrameSource } from './cameras/rtsp-frames.js';
+import { cameraStreamUrl } from './cameras/stream-url.js';
 import { createCaptureService, type CaptureService } from './capture/capture-service.js';
 import { createImageRecords, type ImageRecords } from './capture/image-records.js';
 import { createViolationReporter, type ViolationReporter } from './capture/violation-reporter.js';
@@ -12,9 +13,11 @@ import { randomIds, systemClock, type Clock, type Ids } from './clock.js';
 import { loadConfig, type LoadedConfig } from './config/load-config.js';
 import type { AgentConfig } from './config/schema.js';
 import type { JurisdictionProfile } from './config/jurisdictions.js';
+import { CamwardenError } from './errors.js';
 import { buildServer } from './http/build-server.js';
 import { loadKeys, type AgentKeys } from './keys/agent-keys.js';
 import { createLifecycle, type Lifecycle, type Service } from './lifecycle.js';
+import { createLiveView, type LiveView } from './live/live-view.js';
 import { createLogger, type Logger } from './log.js';
 import { createNoticeRegister, type NoticeRegister } from './notices/notice-register.js';
 import { createOutbox, type Outbox } from './reporting/outbox.js';
@@ -201,12 +204,31 @@ export function createCameraSupervisors(s: AgentServices): CameraSupervisor[] {
     );
 }
 
+/** Live view (security role only) of any camera the capture gate would capture from now. */
+export function createAgentLiveView(s: AgentServices): LiveView {
+  return createLiveView({
+    cameras: s.config.cameras,
+    gate: (id) => s.capture.gate(id),
+    notices: s.notices,
+    resolveStreamUrl: (id) => {
+      const camera = s.config.cameras.find((c) => c.id === id);
+      if (camera === undefined) return Promise.reject(new CamwardenError('not-found', `camera ${id} is not in the config`, { field: 'id' }));
+      return cameraStreamUrl(camera, s.inventory);
+    },
+    audit: s.audit,
+    clock: s.clock,
+    ids: s.ids,
+    log: s.log.child({ component: 'live' }),
+  });
+}
+
 /** The running agent: services in start order; stop walks them in reverse. */
 export function createAgent(s: AgentServices): Lifecycle & { address(): string | undefined; cameras(): CameraSupervisor[] } {
   const log = s.log;
   let address: string | undefined;
   const supervisors = createCameraSupervisors(s);
-  const server = buildServer({ services: s, log: log.child({ component: 'http' }) });
+  const live = createAgentLiveView(s);
+  const server = buildServer({ services: s, log: log.child({ component: 'http' }), live });
   const services: Service[] = [
     {
       name: 'store',
@@ -245,6 +267,12 @@ export function createAgent(s: AgentServices): Lifecycle & { address(): string |
       log,
       { atStart: true },
     ),
+    {
+      // Before http, so it stops after it: sessions cut by the server's close are still audited.
+      name: 'live',
+      start() {},
+      stop: () => live.stop(),
+    },
     {
       name: 'http',
       async start() {

@@ -19,6 +19,7 @@ export const ERRORS = {
   'camera.timeout': { http: 504, exit: 75 },
   'camera.auth': { http: 502, exit: 77 },
   'camera.protocol': { http: 502, exit: 76 },
+  'notice.missing': { http: 403, exit: 77 },
   'notice.incomplete': { http: 422, exit: 65 },
   'notice.evidence-missing': { http: 409, exit: 65 },
   'notice.state': { http: 409, exit: 65 },

@@ -5,6 +5,7 @@ import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/typ
 import Fastify, { LogController, type FastifyError, type FastifyHttpOptions, type FastifyInstance, type FastifySchemaValidationError } from 'fastify';
 import type { AgentServices } from '../agent.js';
 import { CamwardenError, isCamwardenError } from '../errors.js';
+import type { LiveView } from '../live/live-view.js';
 import type { Logger } from '../log.js';
 import { createAuth } from './auth.js';
 import { cameraFrameRoutes } from './routes/camera-frames.js';
@@ -13,6 +14,7 @@ import { auditRoutes } from './routes/audit.js';
 import { agentVersion, JSON_BODY_LIMIT, type RouteDeps } from './routes/common.js';
 import { healthRoutes } from './routes/health.js';
 import { imageRoutes } from './routes/images.js';
+import { liveRoutes } from './routes/live.js';
 import { noticeRoutes } from './routes/notices.js';
 
 /** `/content/text/zh/title` -> `content.text.zh.title`; `/cameras/0` -> `cameras[0]`. */
@@ -68,9 +70,10 @@ function readPem(file: string, field: string): Buffer {
 /**
  * The local HTTP API (DESIGN: Local HTTP API). Built, not started: `createAgent` listens and
  * closes it, tests call `inject()`. Every input is checked by its TypeBox schema and every
- * error leaves as `{code, message, field?}` through the one handler below.
+ * error leaves as `{code, message, field?}` through the one handler below. Live view (the
+ * operator page at /live and its WebSocket) is served only when `live` is given.
  */
-export function buildServer(deps: { services: AgentServices; log: Logger }): FastifyInstance {
+export function buildServer(deps: { services: AgentServices; log: Logger; live?: LiveView }): FastifyInstance {
   const { services, log } = deps;
   const tls = services.config.http.tls;
   const options: FastifyHttpOptions<Server> & { https?: { cert: Buffer; key: Buffer } } = {
@@ -136,5 +139,6 @@ export function buildServer(deps: { services: AgentServices; log: Logger }): Fas
   void app.register(auditRoutes, routeDeps);
   void app.register(assessmentRoutes, routeDeps);
   void app.register(cameraFrameRoutes, routeDeps);
+  if (deps.live) void app.register(liveRoutes, { ...routeDeps, live: deps.live });
   return app as unknown as FastifyInstance;
 }

@@ -2,7 +2,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createAgent } from '../../agent/agent.js';
+import WebSocket from 'ws';
+import { createAgent, databaseFile } from '../../agent/agent.js';
+import { createAuditLog } from '../../agent/audit/audit-log.js';
+import { openDatabase } from '../../agent/store/open-database.js';
 import { createCameraSimulator, type CameraSimulator, type SimulatorOptions } from '../fixtures/camera-simulator/index.js';
 import { makeAgentEnv, verifiedNotice, type AgentEnv, type CameraInput } from '../helpers/agent-env.js';
 
@@ -158,4 +161,37 @@ describe('agent with cameras', () => {
     expect(agent.cameras()[0]!.status().inventory).toBeUndefined();
     console.info(`/v1/health answered in ${ms.toFixed(1)} ms while the camera's first answer was still ${4000} ms away`);
   }, 30_000);
+
+  it('shows the camera live to the security role, its stream URI and credentials taken from the inventory', async () => {
+    const sim = await simulator('cam-view', { rtsp: true });
+    const e = agentEnv([
+      { id: 'cam-view', location: 'Gate', locationClass: 'entrance', onvif: { url: sim.deviceUrl, username: USER, passwordFile: '/replaced' }, source: { mode: 'push' }, push: { tokenSha256: 'b'.repeat(64) } },
+    ]);
+    await verifiedNotice(e.services, ['cam-view']);
+    const agent = await startAgent(e);
+    await waitFor('inventory', () => e.services.inventory.get('cam-view')?.inventory?.streamUri);
+    const ask = await fetch(`${agent.address()}/v1/cameras/cam-view/live`, { method: 'POST', headers: { authorization: `Bearer ${e.tokens.security}` } });
+    expect(ask.status).toBe(201);
+    const { url } = (await ask.json()) as { url: string };
+    const ws = new WebSocket(new URL(url, agent.address()!.replace(/^http/, 'ws')));
+    const chunks: Buffer[] = [];
+    ws.on('message', (d: Buffer) => chunks.push(d));
+    await waitFor('MPEG-TS from the camera', () => chunks.length > 1 && chunks.slice(1).some((c) => c[0] === 0x47), 20_000);
+    expect(chunks[0]!.subarray(0, 4).toString()).toBe('jsmp');
+    const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+    const stopping = agent.stop();
+    expect(await closed).toBe(1001);
+    await stopping;
+    agents.splice(agents.indexOf(agent), 1);
+    // The agent closed its database on the way out: read what it wrote.
+    const db = openDatabase(databaseFile(e.services.config), { readonly: true });
+    try {
+      const audit = createAuditLog({ db, clock: e.clock }).tail(100);
+      const end = audit.find((a) => a.action === 'live.end');
+      expect(JSON.parse(end!.detail!)).toMatchObject({ reason: 'agent-stopping' });
+      expect(JSON.stringify(audit)).not.toContain(PASS);
+    } finally {
+      db.close();
+    }
+  }, 40_000);
 });
