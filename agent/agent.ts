@@ -249,7 +249,14 @@ export function createAgent(s: AgentServices): Lifecycle & { address(): string |
       // After the capture path (frames need it), stopped before it drains.
       name: 'cameras',
       start(signal) {
-        for (const sup of supervisors) sup.start(signal);
+        for (const sup of supervisors) {
+          // One camera that cannot start (say, a damaged inventory row) must not keep the others from it.
+          try {
+            sup.start(signal);
+          } catch (error) {
+            log.error({ camera: sup.name, err: error }, 'camera supervisor failed to start');
+          }
+        }
         if (supervisors.length > 0) log.info({ cameras: supervisors.map((c) => c.name) }, 'cameras supervised');
       },
       async stop() {

@@ -12,7 +12,7 @@ import { describeCamera, type CameraInventory } from './camera-inventory.js';
 import type { InventoryStore } from './inventory-store.js';
 import { CameraError, connectCamera, sameMasks, type OnvifCamera } from './onvif-camera.js';
 import { readPasswordFile } from './password-file.js';
-import { withCredentials } from './stream-url.js';
+import { trustedCameraUri, withCredentials } from './stream-url.js';
 import { configuredMasks } from './privacy-mask.js';
 import { fetchSnapshot, type Challenge } from './snapshot-client.js';
 
@@ -125,6 +125,10 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
   let controller = new AbortController();
   let loops: Promise<void>[] = [];
   let source: Service | undefined;
+  let sourceStopping: Promise<void> | undefined;
+  /** The URL the running source was given (a secret); compared after each refresh. */
+  let sourceUrl: string | undefined;
+  let sourceFailing = false;
   /** The capture gate's last answer; null before the first. */
   let gateOpen: boolean | null = null;
   let sourceSignal: AbortSignal | undefined;
@@ -179,13 +183,21 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
     return { ok: false, reason: 'internal', code: 'internal', message };
   }
 
+  /** Every password this camera was tried with, raw and as it appears in a URL. */
+  const secrets = new Set<string>();
   function redact(text: string): string {
-    return password !== undefined && password.length > 0 ? text.split(password).join('***') : text;
+    let out = text;
+    for (const secret of secrets) out = out.split(secret).join('***');
+    return out;
   }
 
   async function loadPassword(): Promise<string | undefined> {
     if (camera.onvif === undefined) return undefined;
-    password ??= await readPasswordFile(camera.onvif.passwordFile, `cameras.${id}.onvif.passwordFile`);
+    if (password === undefined) {
+      password = await readPasswordFile(camera.onvif.passwordFile, `cameras.${id}.onvif.passwordFile`);
+      secrets.add(password);
+      secrets.add(encodeURIComponent(password));
+    }
     return password;
   }
 
@@ -236,23 +248,24 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
       setMasked(false);
       return;
     }
-    if (sameMasks(await cam.getMasks(), wantedMasks)) {
-      // Already in place (after a reconnect, or set by an earlier run): nothing to push.
-      if (!maskedByCamera) setMasked(true);
-      masksFailing = false;
-      if (!masksEverVerified) {
-        masksEverVerified = true;
-        emit('masks-applied');
-      }
-      return;
-    }
-    // Until the camera proves it masks again, the agent burns the masks in (Measures Art. 13).
     const wasVerified = masksEverVerified;
-    setMasked(false);
     try {
+      if (sameMasks(await cam.getMasks(), wantedMasks)) {
+        // Already in place (after a reconnect, or set by an earlier run): nothing to push.
+        if (!maskedByCamera) setMasked(true);
+        masksFailing = false;
+        if (!masksEverVerified) {
+          masksEverVerified = true;
+          emit('masks-applied');
+        }
+        return;
+      }
+      // Until the camera proves it masks again, the agent burns the masks in (Measures Art. 13).
+      setMasked(false);
       await cam.setMasks(wantedMasks);
       if (!sameMasks(await cam.getMasks(), wantedMasks)) throw new CameraError('protocol', 'the camera did not keep the privacy masks', { details: { reason: 'masks-not-kept' } });
     } catch (error) {
+      setMasked(false);
       if (error instanceof CameraError && (error.kind === 'unreachable' || error.kind === 'timeout')) throw error;
       if (!masksFailing) {
         masksFailing = true;
@@ -272,6 +285,8 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
     if (cam === undefined) throw new CameraError('unreachable', 'no ONVIF session', { details: { reason: 'no-session' } });
     try {
       checkDrift(await cam.clockDriftMs());
+      // Masks removed in the camera's own web page are noticed at the next ping, not the next refresh.
+      if (maskedByCamera) await checkMasks(cam);
     } catch (error) {
       dropSession();
       throw error;
@@ -290,6 +305,7 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
         await exclusive(() => cycle(signal));
         attempt = 0;
         setChannel('onvif', { ok: true });
+        restartFrameSourceIfChanged(signal);
         startFrameSource(signal);
         // Between full refreshes the camera is asked its time: liveness (snapshot polls pause while
         // no notice covers the camera) and clock drift, at a small fraction of a refresh's cost.
@@ -310,9 +326,15 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
     }
   }
 
+  /** The URL to poll; undefined while the inventory is not read yet. Throws when there is none to trust. */
   function snapshotUrl(): string | undefined {
     if (camera.source?.mode !== 'snapshot') return undefined;
-    return camera.source.snapshotUrl ?? inventory?.snapshotUri ?? undefined;
+    if (camera.source.snapshotUrl !== undefined) return camera.source.snapshotUrl;
+    if (inventory === undefined) return undefined;
+    if (inventory.snapshotUri === null) {
+      throw new CameraError('protocol', 'the camera offers no snapshot URI (optional in Profile S): set source.snapshotUrl, or use an rtsp source', { details: { reason: 'no-snapshot-uri' } });
+    }
+    return trustedCameraUri(inventory.snapshotUri, camera.onvif?.url, 'source.snapshotUrl');
   }
 
   async function snapshotLoop(signal: AbortSignal, intervalMs: number): Promise<void> {
@@ -320,20 +342,27 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
     while (!signal.aborted) {
       const started = performance.now();
       let delay = intervalMs;
-      const url = gateOpen === true ? snapshotUrl() : undefined;
-      if (url !== undefined) {
+      if (gateOpen === true) {
         try {
+          const url = snapshotUrl();
+          if (url === undefined) throw new Skip();
           const pw = await loadPassword();
           const bytes = await snapshot(url, {
             ...(camera.onvif ? { username: camera.onvif.username, password: pw } : {}),
             timeoutMs: d.onvif.timeoutMs, signal, challenges,
           });
           failures = 0;
-          setChannel('snapshot', { ok: true });
+          // A poll that ended after capture paused says nothing the paused channel should keep.
+          if (gateOpen === true) setChannel('snapshot', { ok: true });
           if (!(await ingest(bytes, 'snapshot'))) return;
         } catch (error) {
           if (signal.aborted) return;
-          if (error instanceof CameraError && error.kind === 'protocol') {
+          if (error instanceof Skip || gateOpen !== true) {
+            // nothing to poll yet, or paused meanwhile
+          } else if (isCamwardenError(error) && ['no-snapshot-uri', 'foreign-host'].includes(String((error.details as { reason?: unknown } | undefined)?.reason))) {
+            // Nothing the camera can fix by answering again: the config must name the URL.
+            setChannel('snapshot', failure(error));
+          } else if (error instanceof CameraError && error.kind === 'protocol') {
             // The camera answered, with something that is not a frame: rejected, the camera stays online.
             frames.sent += 1;
             frames.rejected += 1;
@@ -372,27 +401,80 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
 
   function startFrameSource(signal: AbortSignal): void {
     sourceSignal = signal;
-    if (source !== undefined || gateOpen !== true || camera.source?.mode !== 'rtsp' || d.frameSource === undefined) return;
+    if (source !== undefined || gateOpen !== true || signal.aborted || camera.source?.mode !== 'rtsp' || d.frameSource === undefined) return;
     if (camera.onvif !== undefined && channels.get('onvif')?.ok !== true) return;
-    const raw = camera.source.rtspUrl ?? inventory?.streamUri ?? undefined;
-    if (raw === undefined) return;
-    source = d.frameSource({
-      cameraId: id,
-      url: withCredentials(raw, camera.onvif?.username, password),
-      fps: camera.source.fps,
-      onFrame: (jpeg) => ingest(jpeg, 'rtsp'),
-      onEvent: (e) => {
-        if (e.type === 'stream-failed') emit('stream-failed', { reason: e.reason });
-        else emit('stream-restarted');
-      },
-    });
-    Promise.resolve(source.start(signal)).catch((error: unknown) => log.error({ err: error }, 'frame source failed to start'));
+    // One ffmpeg at a time: a camera may allow a single RTSP session, so the last one must be gone.
+    if (sourceStopping !== undefined) {
+      void sourceStopping.then(() => startFrameSource(signal));
+      return;
+    }
+    const rtsp = camera.source;
+    let url: string;
+    let started: Service;
+    try {
+      const raw = rtsp.rtspUrl ?? (inventory?.streamUri == null ? undefined : trustedCameraUri(inventory.streamUri, camera.onvif?.url, 'source.rtspUrl'));
+      if (raw === undefined) return;
+      url = withCredentials(raw, camera.onvif?.username, password);
+      started = d.frameSource({
+        cameraId: id,
+        url,
+        fps: rtsp.fps,
+        onFrame: (jpeg) => ingest(jpeg, 'rtsp'),
+        onEvent: (e) => {
+          if (e.type === 'stream-failed') emit('stream-failed', { reason: e.reason });
+          else emit('stream-restarted');
+        },
+      });
+    } catch (error) {
+      const f = failure(error);
+      if (!sourceFailing) emit('stream-failed', { reason: f.reason, code: f.code, message: f.message });
+      sourceFailing = true;
+      return;
+    }
+    sourceFailing = false;
+    source = started;
+    sourceUrl = url;
+    const startFailed = (error: unknown): void => {
+      log.error({ err: error instanceof Error ? redact(error.message) : 'unknown' }, 'frame source failed to start');
+      if (source === started) source = undefined;
+      emit('stream-failed', { reason: 'start-failed' });
+    };
+    try {
+      Promise.resolve(started.start(signal)).catch(startFailed);
+    } catch (error) {
+      startFailed(error);
+    }
   }
 
   function stopFrameSource(): Promise<void> {
     const s = source;
     source = undefined;
-    return s === undefined ? Promise.resolve() : Promise.resolve(s.stop()).catch((error: unknown) => log.error({ err: error }, 'frame source failed to stop'));
+    sourceUrl = undefined;
+    if (s === undefined) return sourceStopping ?? Promise.resolve();
+    const stopping: Promise<void> = Promise.resolve()
+      .then(() => s.stop())
+      .catch((error: unknown) => log.error({ err: error }, 'frame source failed to stop'))
+      .finally(() => {
+        if (sourceStopping === stopping) sourceStopping = undefined;
+      });
+    sourceStopping = stopping;
+    return stopping;
+  }
+
+  /** After a refresh: a stream URI or password that changed means a new ffmpeg. */
+  function restartFrameSourceIfChanged(signal: AbortSignal): void {
+    if (source === undefined || camera.source?.mode !== 'rtsp' || camera.source.rtspUrl !== undefined) return;
+    const raw = inventory?.streamUri;
+    if (raw == null) return;
+    let url: string | undefined;
+    try {
+      url = withCredentials(trustedCameraUri(raw, camera.onvif?.url, 'source.rtspUrl'), camera.onvif?.username, password);
+    } catch {
+      url = undefined;
+    }
+    if (url === sourceUrl) return;
+    void stopFrameSource();
+    startFrameSource(signal);
   }
 
   /**
@@ -498,3 +580,6 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     signal.addEventListener('abort', done, { once: true });
   });
 }
+
+/** Thrown inside a poll that has nothing to do yet (no inventory): not a failure. */
+class Skip extends Error {}

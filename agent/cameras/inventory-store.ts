@@ -30,9 +30,20 @@ interface Row {
   last_error: string | null;
 }
 
+/** A damaged row reads as "not known yet": the next refresh writes it again. */
+function parseInventory(text: string | null): CameraInventory | null {
+  if (text === null) return null;
+  try {
+    const v: unknown = JSON.parse(text);
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as CameraInventory) : null;
+  } catch {
+    return null;
+  }
+}
+
 const toRecord = (r: Row): InventoryRecord => ({
   cameraId: r.camera_id,
-  inventory: r.inventory === null ? null : (JSON.parse(r.inventory) as CameraInventory),
+  inventory: parseInventory(r.inventory),
   refreshedAt: r.refreshed_at,
   online: r.online === null ? null : r.online === 1,
   lastError: r.last_error,

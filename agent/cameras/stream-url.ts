@@ -17,9 +17,28 @@ export function withCredentials(raw: string, username: string | undefined, passw
   return url.toString();
 }
 
+/**
+ * A URI the camera reported (ONVIF GetStreamUri/GetSnapshotUri) gets the camera's credentials only
+ * when it points at the host the agent talks ONVIF to: a spoofed or relayed answer naming another
+ * host must not receive the password. A camera whose streams live elsewhere (an NVR, NAT) needs the
+ * URL in the config, where the operator vouches for it.
+ */
+export function trustedCameraUri(reported: string, onvifUrl: string | undefined, field: string): string {
+  if (onvifUrl === undefined) return reported;
+  const host = new URL(reported).hostname.toLowerCase();
+  const expected = new URL(onvifUrl).hostname.toLowerCase();
+  if (host !== expected) {
+    throw new CamwardenError('camera.protocol', `the camera reports ${field} on host ${host}, not on its ONVIF host ${expected}; set ${field} in the config to use it`, {
+      field, details: { reason: 'foreign-host' },
+    });
+  }
+  return reported;
+}
+
 export async function cameraStreamUrl(camera: CameraConfig, inventory: Pick<InventoryStore, 'get'>): Promise<string> {
   const configured = camera.source?.mode === 'rtsp' ? camera.source.rtspUrl : undefined;
-  const raw = configured ?? inventory.get(camera.id)?.inventory?.streamUri ?? undefined;
+  const reported = inventory.get(camera.id)?.inventory?.streamUri ?? undefined;
+  const raw = configured ?? (reported === undefined ? undefined : trustedCameraUri(reported, camera.onvif?.url, 'source.rtspUrl'));
   if (raw === undefined) {
     throw new CamwardenError('not-found', `camera ${camera.id} has no known RTSP stream: set source.rtspUrl, or let the agent read its ONVIF inventory first`, { field: 'source.rtspUrl' });
   }

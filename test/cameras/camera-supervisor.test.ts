@@ -203,9 +203,10 @@ describe('camera supervisor', () => {
     await waitFor('online', () => sup.status().online);
   });
 
-  it('pushes the masks to a Media2 camera, verifies them, and restores them when someone deletes them', async () => {
+  it('pushes the masks to a Media2 camera, verifies them, and restores them within a health ping when someone deletes them', async () => {
     const sim = await simulator({ supportsMasks: true });
-    const { env: e, sup, maskedCalls } = setup(sim, { camera: { privacyMasks: [MASK] }, settings: { refreshMinutes: 0.005 } });
+    // Refreshes an hour apart: the removal must be noticed by the health ping in between.
+    const { env: e, sup, maskedCalls } = setup(sim, { camera: { privacyMasks: [MASK] }, settings: { refreshMinutes: 60, healthSeconds: 0.2 } });
     sup.start(new AbortController().signal);
     await waitFor('masks applied', () => health(e, 'masks-applied').length === 1);
     expect(sup.status().maskedByCamera).toBe(true);
@@ -300,5 +301,18 @@ describe('camera supervisor', () => {
     await sup.stop();
     expect(performance.now() - t0).toBeLessThan(1000);
     expect(sup.status().frames.sent).toBe(0);
+  });
+
+  it('gives no credentials to a snapshot URI the camera reports on another host, and says why it is offline', async () => {
+    const sim = await simulator({ advertisedHost: '127.0.0.2' });
+    const { env: e, sup } = setup(sim);
+    await verifiedNotice(e.services, [CAM]);
+    sup.start(new AbortController().signal);
+    await waitFor('offline', () => health(e, 'offline').length === 1);
+    expect(healthEvents(e, 'offline')[0]!.body).toEqual({ camera: CAM, event: 'offline', reason: 'foreign-host' });
+    expect(sup.status().inventory?.snapshotUri).toMatch(/^http:\/\/127\.0\.0\.2:/);
+    expect(sup.status().lastError?.message).toContain('source.snapshotUrl');
+    expect(sup.status().frames.sent).toBe(0);
+    expect(sim.stats.snapshots).toBe(0);
   });
 });
