@@ -125,7 +125,12 @@ async function readBounded(res: Response, maxBytes: number, where: string): Prom
       const { done, value } = await reader.read();
       if (done) break;
       size += value.byteLength;
-      if (size > maxBytes) throw tooLarge();
+      if (size > maxBytes) {
+        // Cancelling closes the connection: a camera streaming endlessly at its snapshot URL must
+        // not keep one socket per poll open.
+        await reader.cancel().catch(() => undefined);
+        throw tooLarge();
+      }
       chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
     }
   } finally {

@@ -111,6 +111,31 @@ describe('fetchSnapshot', () => {
     expect(e.code).toBe('camera.unreachable');
   });
 
+  it('closes the connection of a snapshot that never ends, once it is over the size limit', async () => {
+    // A camera that streams MJPEG endlessly at its snapshot URL, with no Content-Length.
+    const endless = createServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'image/jpeg' });
+      const chunk = Buffer.alloc(16 * 1024, 0xab);
+      const timer = setInterval(() => res.write(chunk), 5);
+      res.on('close', () => clearInterval(timer));
+    });
+    await new Promise<void>((resolve) => endless.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(endless.address() as AddressInfo).port}/snap.jpg`;
+      for (let i = 0; i < 5; i++) {
+        const e = await caught(fetchSnapshot(url, { timeoutMs: 5000, maxBytes: 64 * 1024 }));
+        expect(e.details).toMatchObject({ reason: 'too-large' });
+      }
+      const open = async () => new Promise<number>((resolve, reject) => endless.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+      const deadline = performance.now() + 3000;
+      while ((await open()) > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(await open()).toBe(0);
+    } finally {
+      endless.closeAllConnections();
+      await new Promise<void>((resolve) => endless.close(() => resolve()));
+    }
+  });
+
   it('leaves no listener on the long-lived abort signal of the polling camera', async () => {
     const signal = new AbortController().signal;
     const challenges = new Map<string, Challenge>();
