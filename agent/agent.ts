@@ -208,7 +208,22 @@ export function createCameraSupervisors(s: AgentServices): CameraSupervisor[] {
 export function createAgentLiveView(s: AgentServices): LiveView {
   return createLiveView({
     cameras: s.config.cameras,
-    gate: (id) => s.capture.gate(id),
+    gate: (id) => {
+      const g = s.capture.gate(id);
+      if (!g.allow) return g;
+      // Burn-in masks only stored frames; a live picture is masked only where the camera masks itself.
+      const masked = (s.config.cameras.find((c) => c.id === id)?.privacyMasks?.length ?? 0) > 0;
+      if (masked && !s.capture.isMaskedByCamera(id)) {
+        return {
+          allow: false,
+          reason: 'masks-not-applied',
+          rule: 'live.privacy-masks',
+          citation: s.profile.citations['privateSpace'] ?? 'Face Recognition Measures Art. 13',
+          message: `camera ${id} does not apply its privacy masks itself, so live view would show what they hide`,
+        };
+      }
+      return g;
+    },
     notices: s.notices,
     resolveStreamUrl: (id) => {
       const camera = s.config.cameras.find((c) => c.id === id);

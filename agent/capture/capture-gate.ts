@@ -13,6 +13,8 @@ export type BlockReason =
   | 'no-notice'
   | 'notice-mismatch'
   | 'no-impact-assessment'
+  /** Live view only: the camera does not apply its privacy masks itself, so a live picture would show what they hide. */
+  | 'masks-not-applied'
   | 'gate-error';
 
 export interface GateCamera {

@@ -58,6 +58,8 @@ export interface CaptureService {
   gate(cameraId: string): CaptureDecision;
   /** Inventory tells whether a camera applies its masks itself (ONVIF Media2); until then the agent burns them in. */
   setMaskedByCamera(cameraId: string, byCamera: boolean): void;
+  /** The camera applies its privacy masks itself (verified); otherwise only stored frames are masked, by burn-in. */
+  isMaskedByCamera(cameraId: string): boolean;
   /** Refuses new frames, lets in-flight writes finish, writes pending violation counts. */
   drain(): Promise<void>;
 }
@@ -233,6 +235,7 @@ export function createCaptureService(d: CaptureDeps): CaptureService {
       if (byCamera) maskedByCamera.add(cameraId);
       else maskedByCamera.delete(cameraId);
     },
+    isMaskedByCamera: (cameraId) => maskedByCamera.has(cameraId),
     async drain() {
       draining = true;
       await Promise.allSettled([...inflight]);

@@ -118,6 +118,8 @@ interface Session {
 const MAX_TICKETS = 256;
 /** A peer that does not answer our close frame is dropped after this long. */
 const CLOSE_GRACE_MS = 1_000;
+/** About a tenth of a second of video at the relay's bitrate. */
+const CUT_BACKLOG_BYTES = 16 * 1024;
 
 export const TICKET_PATTERN = '^[A-Za-z0-9_-]{43}$';
 const TICKET_RE = new RegExp(TICKET_PATTERN);
@@ -164,6 +166,12 @@ export function createLiveView(deps: LiveViewDeps): LiveView {
 
   function closeSocket(ws: WebSocket, reason: LiveEndReason): void {
     if (ws.readyState === WebSocket.CLOSED) return;
+    // A cut for the notice or the gate must not let a slow viewer's backlog play on for seconds:
+    // with video still queued, the connection is dropped at once instead of closed politely.
+    if (CLOSE_CODES[reason] === 4403 && ws.bufferedAmount > CUT_BACKLOG_BYTES) {
+      ws.terminate();
+      return;
+    }
     const hard = setTimeout(() => ws.terminate(), CLOSE_GRACE_MS);
     hard.unref();
     ws.once('close', () => clearTimeout(hard));

@@ -162,14 +162,22 @@ describe('agent with cameras', () => {
     console.info(`/v1/health answered in ${ms.toFixed(1)} ms while the camera's first answer was still ${4000} ms away`);
   }, 30_000);
 
-  it('shows the camera live to the security role, its stream URI and credentials taken from the inventory', async () => {
-    const sim = await simulator('cam-view', { rtsp: true });
+  it('shows a camera live to the security role (stream URI and credentials from the inventory), never one whose masks only burn-in applies', async () => {
+    const sim = await simulator('cam-view', { rtsp: true, supportsMasks: true });
+    const plain = await simulator('cam-plain', { rtsp: true, supportsMasks: false });
+    const mask = { name: 'neighbour-window', points: [[0.6, 0.1], [0.9, 0.1], [0.9, 0.4], [0.6, 0.4]] as [number, number][] };
     const e = agentEnv([
-      { id: 'cam-view', location: 'Gate', locationClass: 'entrance', onvif: { url: sim.deviceUrl, username: USER, passwordFile: '/replaced' }, source: { mode: 'push' }, push: { tokenSha256: 'b'.repeat(64) } },
+      { id: 'cam-view', location: 'Gate', locationClass: 'entrance', onvif: { url: sim.deviceUrl, username: USER, passwordFile: '/replaced' }, source: { mode: 'push' }, push: { tokenSha256: 'b'.repeat(64) }, privacyMasks: [mask] },
+      { id: 'cam-plain', location: 'Yard', locationClass: 'entrance', onvif: { url: plain.deviceUrl, username: USER, passwordFile: '/replaced' }, source: { mode: 'push' }, push: { tokenSha256: 'c'.repeat(64) }, privacyMasks: [mask] },
     ]);
-    await verifiedNotice(e.services, ['cam-view']);
+    await verifiedNotice(e.services, ['cam-view', 'cam-plain']);
     const agent = await startAgent(e);
-    await waitFor('inventory', () => e.services.inventory.get('cam-view')?.inventory?.streamUri);
+    await waitFor('masks applied by the camera', () => e.services.inventory.get('cam-view')?.inventory?.masking === 'camera');
+    await waitFor('inventory of the camera that cannot mask', () => e.services.inventory.get('cam-plain')?.inventory?.masking === 'agent');
+    // Burn-in masks stored frames only: a camera that cannot mask itself is not shown live.
+    const refused = await fetch(`${agent.address()}/v1/cameras/cam-plain/live`, { method: 'POST', headers: { authorization: `Bearer ${e.tokens.security}` } });
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toMatchObject({ code: 'capture.blocked' });
     const ask = await fetch(`${agent.address()}/v1/cameras/cam-view/live`, { method: 'POST', headers: { authorization: `Bearer ${e.tokens.security}` } });
     expect(ask.status).toBe(201);
     const { url } = (await ask.json()) as { url: string };
