@@ -243,7 +243,8 @@ export function createAgent(s: AgentServices): Lifecycle & { address(): string |
   let address: string | undefined;
   const supervisors = createCameraSupervisors(s);
   const live = createAgentLiveView(s);
-  const server = buildServer({ services: s, log: log.child({ component: 'http' }), live });
+  const byCamera = new Map(supervisors.map((sup) => [sup.cameraId, sup]));
+  const server = buildServer({ services: s, log: log.child({ component: 'http' }), live, cameraStatus: (id) => byCamera.get(id)?.status() });
   const services: Service[] = [
     {
       name: 'store',

@@ -91,6 +91,7 @@ export interface CameraStatus {
 }
 
 export interface CameraSupervisor extends Service {
+  cameraId: string;
   status(): CameraStatus;
   /** Reads the inventory now (connecting when needed), checks masks and drift, stores it. */
   refresh(): Promise<CameraInventory>;
@@ -511,6 +512,7 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
 
   return {
     name: `camera:${id}`,
+    cameraId: id,
     start(signal) {
       controller = new AbortController();
       const inner = controller.signal;

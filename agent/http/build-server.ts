@@ -4,11 +4,13 @@ import swagger from '@fastify/swagger';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyError, type FastifyHttpOptions, type FastifyInstance, type FastifySchemaValidationError } from 'fastify';
 import type { AgentServices } from '../agent.js';
+import type { CameraStatus } from '../cameras/camera-supervisor.js';
 import { CamwardenError, isCamwardenError } from '../errors.js';
 import type { LiveView } from '../live/live-view.js';
 import type { Logger } from '../log.js';
 import { createAuth } from './auth.js';
 import { cameraFrameRoutes } from './routes/camera-frames.js';
+import { cameraRoutes } from './routes/cameras.js';
 import { assessmentRoutes } from './routes/assessments.js';
 import { auditRoutes } from './routes/audit.js';
 import { agentVersion, JSON_BODY_LIMIT, type RouteDeps } from './routes/common.js';
@@ -73,7 +75,7 @@ function readPem(file: string, field: string): Buffer {
  * error leaves as `{code, message, field?}` through the one handler below. Live view (the
  * operator page at /live and its WebSocket) is served only when `live` is given.
  */
-export function buildServer(deps: { services: AgentServices; log: Logger; live?: LiveView }): FastifyInstance {
+export function buildServer(deps: { services: AgentServices; log: Logger; live?: LiveView; cameraStatus?: (cameraId: string) => CameraStatus | undefined }): FastifyInstance {
   const { services, log } = deps;
   const tls = services.config.http.tls;
   const options: FastifyHttpOptions<Server> & { https?: { cert: Buffer; key: Buffer } } = {
@@ -139,6 +141,7 @@ export function buildServer(deps: { services: AgentServices; log: Logger; live?:
   void app.register(auditRoutes, routeDeps);
   void app.register(assessmentRoutes, routeDeps);
   void app.register(cameraFrameRoutes, routeDeps);
+  void app.register(cameraRoutes, { ...routeDeps, status: deps.cameraStatus ?? (() => undefined) });
   if (deps.live) void app.register(liveRoutes, { ...routeDeps, live: deps.live });
   return app as unknown as FastifyInstance;
 }

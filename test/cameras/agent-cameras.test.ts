@@ -124,6 +124,16 @@ describe('agent with cameras', () => {
     await waitFor('snapshots stored', () => e.services.images.list({ camera: 'cam-snap' }).length >= 3);
     await waitFor('rtsp frames stored', () => e.services.images.list({ camera: 'cam-live' }).length >= 1);
     expect(e.services.inventory.get('cam-snap')).toMatchObject({ online: true, inventory: { deviceInformation: { serial: 'SN-cam-snap' }, masking: 'none' } });
+    // The operator sees the same through the API; a kiosk does not.
+    const api = async (token: string, path = '/v1/cameras') => fetch(`${agent.address()}${path}`, { headers: { authorization: `Bearer ${token}` } });
+    expect((await api(e.tokens.kiosk)).status).toBe(403);
+    const listed = (await (await api(e.tokens.operator)).json()) as Record<string, unknown>[];
+    expect(listed.map((c) => c['id'])).toEqual(['cam-snap', 'cam-live', 'cam-off']);
+    expect(listed[0]).toMatchObject({ supervised: true, online: true, capturing: true, capture: { allowed: true, notice: noticeId }, masking: 'none', inventory: { deviceInformation: { serial: 'SN-cam-snap' } } });
+    expect((listed[0]!['frames'] as { stored: number }).stored).toBeGreaterThanOrEqual(3);
+    expect(listed[2]).toMatchObject({ enabled: false, supervised: false, capturing: null, capture: { allowed: false, reason: 'camera-disabled' } });
+    expect((await api(e.tokens.auditor, '/v1/cameras/cam-live')).status).toBe(200);
+    expect((await api(e.tokens.auditor, '/v1/cameras/nope')).status).toBe(404);
 
     live.killStream();
     await waitFor('stream-failed event', () => actions(e, 'cam-live').includes('camera.stream-failed'));
