@@ -185,23 +185,26 @@ function every(name: string, ms: number, task: () => void, log: Logger, { atStar
  * nothing is asked of it, and the capture path refuses its frames anyway.
  */
 export function createCameraSupervisors(s: AgentServices): CameraSupervisor[] {
-  return s.config.cameras
-    .filter((c) => c.enabled && (c.onvif !== undefined || c.source?.mode === 'snapshot' || c.source?.mode === 'rtsp'))
-    .map((camera) =>
-      createCameraSupervisor({
-        camera,
-        onvif: s.config.onvif,
-        capture: s.capture,
-        inventoryStore: s.inventory,
-        audit: s.audit,
-        outbox: s.outbox,
-        db: s.db,
-        clock: s.clock,
-        log: s.log.child({ component: 'cameras' }),
-        frameSource: (o) =>
-          createRtspFrameSource({ ...o, transport: 'tcp', clock: s.clock, log: s.log.child({ component: 'rtsp', camera: o.cameraId }) }),
-      }),
-    );
+  const cameras = s.config.cameras.filter((c) => c.enabled && (c.onvif !== undefined || c.source?.mode === 'snapshot' || c.source?.mode === 'rtsp'));
+  // Starts spread evenly over up to a second: frames then arrive spread over each interval rather
+  // than in one burst, which is what the capture path's tail latency and memory peak follow.
+  const spreadMs = Math.min(1000, 50 * cameras.length);
+  return cameras.map((camera, i) =>
+    createCameraSupervisor({
+      camera,
+      startDelayMs: cameras.length > 1 ? Math.round((i * spreadMs) / cameras.length) : 0,
+      onvif: s.config.onvif,
+      capture: s.capture,
+      inventoryStore: s.inventory,
+      audit: s.audit,
+      outbox: s.outbox,
+      db: s.db,
+      clock: s.clock,
+      log: s.log.child({ component: 'cameras' }),
+      frameSource: (o) =>
+        createRtspFrameSource({ ...o, transport: 'tcp', clock: s.clock, log: s.log.child({ component: 'rtsp', camera: o.cameraId }) }),
+    }),
+  );
 }
 
 /** Live view (security role only) of any camera the capture gate would capture from now. */

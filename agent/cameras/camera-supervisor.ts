@@ -65,6 +65,11 @@ export interface CameraSupervisorDeps {
   frameSource?: FrameSourceFactory;
   /** Retries of a camera that does not answer; default 1 s doubling to 60 s. */
   backoff?: BackoffPolicy;
+  /**
+   * Wait this long before the first request: the agent spreads its cameras' starts so 32 cameras do
+   * not connect, and then poll, in the same instant. Default 0.
+   */
+  startDelayMs?: number;
   /** How often the capture gate is asked whether frames may be pulled at all; default 250 ms. */
   gateIntervalMs?: number;
   /** Consecutive failed snapshot polls before the camera counts as offline; default 3. */
@@ -301,6 +306,7 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
   }
 
   async function onvifLoop(signal: AbortSignal): Promise<void> {
+    await sleep(d.startDelayMs ?? 0, signal);
     for (let attempt = 0; !signal.aborted; ) {
       try {
         await exclusive(() => cycle(signal));
@@ -340,6 +346,7 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
 
   async function snapshotLoop(signal: AbortSignal, intervalMs: number): Promise<void> {
     let failures = 0;
+    await sleep(d.startDelayMs ?? 0, signal);
     while (!signal.aborted) {
       const started = performance.now();
       let delay = intervalMs;

@@ -1,5 +1,6 @@
-import sharp, { type Metadata, type OutputInfo } from 'sharp';
+import type { Metadata, OutputInfo } from 'sharp';
 import { CamwardenError } from '../errors.js';
+import { loadSharp } from '../lazy-sharp.js';
 
 /**
  * Privacy masks: the collection area of a camera (Measures Art. 13: a defined collection area, never
@@ -128,6 +129,7 @@ export async function burnInMasks(jpeg: Buffer, masks: readonly MaskPolygon[], o
   }
   const clean = validateMasks(masks);
   if (clean.length === 0) return jpeg;
+  const sharp = await loadSharp();
 
   let meta: Metadata;
   let pixels: { data: Buffer; info: OutputInfo };

@@ -1,6 +1,6 @@
 import { create as createQr } from 'qrcode';
-import sharp from 'sharp';
 import { CamwardenError } from '../errors.js';
+import { loadSharp } from '../lazy-sharp.js';
 import { checkNoticeContent, type NoticeContent, type NoticeText } from './notice-content.js';
 import {
   FACE_LABELS,
@@ -165,8 +165,9 @@ function checkDpi(dpi: number): void {
   }
 }
 
-function rasterise(svg: string, paper: PaperSize, dpi: number): Promise<Buffer> {
+async function rasterise(svg: string, paper: PaperSize, dpi: number): Promise<Buffer> {
   const page = forRaster(svg, paper);
+  const sharp = await loadSharp();
   return sharp(Buffer.from(page), { density: dpi }).flatten({ background: '#ffffff' }).png().withDensity(dpi).toBuffer();
 }
 
