@@ -33,6 +33,17 @@ describe('systemd/camwarden-agent.service', () => {
     expect(directives('RestartPreventExitStatus')).toEqual(['78']);
   });
 
+  it('runs node with the V8 sizes the fleet bench measured, the same as npm start', () => {
+    const exec = directives('ExecStart')[0]!;
+    const flags = exec.split(/\s+/).filter((t) => t.startsWith('--max-'));
+    expect(flags).toEqual(['--max-semi-space-size=2', '--max-old-space-size=96']);
+    const start = (JSON.parse(readFileSync(resolve('package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['start']!;
+    expect(start).toContain(`node ${flags.join(' ')} dist/agent/main.js run`);
+    // The flags take: node starts with them (a typo would make it refuse to start).
+    const r = spawnSync(process.execPath, [...flags, '-e', 'process.exit(0)']);
+    expect(r.status).toBe(0);
+  });
+
   it.runIf(hasAnalyze)('passes systemd-analyze verify without a single warning', () => {
     const r = spawnSync('systemd-analyze', ['verify', localUnit()], { encoding: 'utf8' });
     expect(r.stderr.trim()).toBe('');
