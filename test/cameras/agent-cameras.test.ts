@@ -7,6 +7,7 @@ import { createAgent, databaseFile } from '../../agent/agent.js';
 import { createAuditLog } from '../../agent/audit/audit-log.js';
 import { openDatabase } from '../../agent/store/open-database.js';
 import { createCameraSimulator, type CameraSimulator, type SimulatorOptions } from '../fixtures/camera-simulator/index.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { makeAgentEnv, verifiedNotice, type AgentEnv, type CameraInput } from '../helpers/agent-env.js';
 
 /**
@@ -54,17 +55,8 @@ async function startAgent(e: AgentEnv) {
   return agent;
 }
 
-async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 15_000): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined && v !== false) return v;
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 const actions = (e: AgentEnv, camera: string) => e.services.audit.tail(10_000).filter((a) => a.object === `camera:${camera}`).map((a) => a.action);
+
 
 describe('agent with cameras', () => {
   it('captures RTSP frames while the notice is current, and stops at its expiry: nothing captured after it is stored', async () => {

@@ -9,6 +9,7 @@ import { connectCamera, toOnvif } from '../../agent/cameras/onvif-camera.js';
 import type { CameraConfig } from '../../agent/config/schema.js';
 import { createLogger, silentLogger, type Logger } from '../../agent/log.js';
 import { createCameraSimulator, type CameraSimulator, type SimulatorOptions } from '../fixtures/camera-simulator/index.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { makeAgentEnv, verifiedNotice, type AgentEnv, type CameraInput } from '../helpers/agent-env.js';
 
 const USER = 'operator';
@@ -92,20 +93,11 @@ function setup(sim: CameraSimulator, o: {
   return { env, sup, maskedCalls, logLines };
 }
 
-async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 8000): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined && v !== false) return v;
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 const health = (e: AgentEnv, event?: string) =>
   e.services.audit.tail(10_000).filter((a) => a.object === `camera:${CAM}` && (event === undefined || a.action === `camera.${event}`));
 const healthEvents = (e: AgentEnv, event?: string) =>
   e.services.outbox.pending(10_000).filter((x) => x.kind === 'camera-health' && (event === undefined || x.body['event'] === event));
+
 
 describe('camera supervisor', () => {
   it('pulls no frame while no notice covers the camera, then polls snapshots into the capture path', async () => {

@@ -7,6 +7,7 @@ import type { Role } from '../../agent/config/schema.js';
 import { createLogger } from '../../agent/log.js';
 import { createCameraSimulator, type CameraSimulator } from '../fixtures/camera-simulator/index.js';
 import { makeAgentEnv, type AgentEnv } from '../helpers/agent-env.js';
+export { waitFor } from '../helpers/wait-for.js';
 
 /**
  * A real agent (temp dir, manual clock, one token per role) with live view, served on a real
@@ -139,16 +140,6 @@ export function watch(url: string, options: WebSocket.ClientOptions = {}): Viewe
   });
   ws.on('error', () => undefined);
   return v;
-}
-
-export async function waitFor<T>(what: string, probe: () => T | undefined | false | null, timeoutMs = 12_000): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined && v !== false && v !== null) return v;
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /** Whether a process is still there (signal 0 only asks). */
