@@ -129,7 +129,7 @@ describe('onvif camera', () => {
       expect(fastMs).toBeLessThan(TIMEOUT_MS);
       expect((e as CameraError).kind).toBe('timeout');
       expect(ms).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
-      expect(ms).toBeLessThan(TIMEOUT_MS + 500);
+      expect(ms).toBeLessThan(TIMEOUT_MS + 2000); // far below the 5 s the camera would take
     } finally {
       plain.setSlowMs(0);
     }
@@ -145,7 +145,7 @@ describe('onvif camera', () => {
       setTimeout(() => controller.abort(), 50);
       const e = await pending;
       expect((e as Error).name).toBe('AbortError');
-      expect(performance.now() - t0).toBeLessThan(500);
+      expect(performance.now() - t0).toBeLessThan(2000); // the camera would take 5 s
     } finally {
       plain.setSlowMs(0);
     }
