@@ -30,7 +30,7 @@ export async function describeCamera(camera: OnvifCamera, now: Date, wantedMasks
   const best = bestProfile(profiles);
   const [streamUri, snapshotUri] = best === undefined
     ? [null, null]
-    : await Promise.all([camera.streamUri(best.token), optional(camera.snapshotUri(best.token))]);
+    : await Promise.all([optional(camera.streamUri(best.token)), optional(camera.snapshotUri(best.token))]);
   return {
     deviceInformation,
     profiles,
@@ -50,7 +50,11 @@ export function bestProfile(profiles: readonly MediaProfile[]): MediaProfile | u
   return byPixels.find((p) => p.encoding.toUpperCase() === 'H264') ?? byPixels[0];
 }
 
-/** Snapshots are optional in Profile S: a camera faulting GetSnapshotUri simply has none. */
+/**
+ * Snapshots are optional in Profile S: a camera faulting GetSnapshotUri simply has none. A stream
+ * URI the agent cannot use (a fault, another scheme) is recorded as none too, rather than taking a
+ * snapshot or push camera offline; an rtsp source then says why it has no stream.
+ */
 async function optional(uri: Promise<string>): Promise<string | null> {
   try {
     return await uri;

@@ -12,7 +12,7 @@ import { describeCamera, type CameraInventory } from './camera-inventory.js';
 import type { InventoryStore } from './inventory-store.js';
 import { CameraError, connectCamera, sameMasks, type OnvifCamera } from './onvif-camera.js';
 import { readPasswordFile } from './password-file.js';
-import { trustedCameraUri, withCredentials } from './stream-url.js';
+import { resolveOnvifHost, trustedCameraUri, withCredentials } from './stream-url.js';
 import { configuredMasks } from './privacy-mask.js';
 import { fetchSnapshot, type Challenge } from './snapshot-client.js';
 
@@ -135,6 +135,19 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
   /** The URL the running source was given (a secret); compared after each refresh. */
   let sourceUrl: string | undefined;
   let sourceFailing = false;
+  /** What the ONVIF host name resolved to at the last refresh: URIs naming these addresses are the camera's. */
+  let onvifAddresses: string[] = [];
+  let sourceAbort: { controller: AbortController; dispose(): void } | undefined;
+
+  /** The RTSP URL ffmpeg should be given now (credentials in it), or undefined while unknown. */
+  function wantedStreamUrl(): string | undefined {
+    if (camera.source?.mode !== 'rtsp') return undefined;
+    if (camera.source.rtspUrl === undefined && inventory !== undefined && inventory.streamUri === null) {
+      throw new CameraError('protocol', 'the camera offers no usable RTSP stream URI: set source.rtspUrl', { details: { reason: 'no-stream-uri' } });
+    }
+    const raw = camera.source.rtspUrl ?? (inventory?.streamUri == null ? undefined : trustedCameraUri(inventory.streamUri, camera.onvif?.url, 'source.rtspUrl', onvifAddresses));
+    return raw === undefined ? undefined : withCredentials(raw, camera.onvif?.username, password);
+  }
   /** The capture gate's last answer; null before the first. */
   let gateOpen: boolean | null = null;
   let sourceSignal: AbortSignal | undefined;
@@ -235,6 +248,7 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
         session = await connect({ url: onvif.url, username: onvif.username, password: pw, timeoutMs: d.onvif.timeoutMs, signal });
       }
       const cam = session;
+      onvifAddresses = await resolveOnvifHost(onvif.url);
       const inv = await describeCamera(cam, clock.now());
       await checkMasks(cam);
       inv.masking = wantedMasks.length === 0 ? 'none' : maskedByCamera ? 'camera' : 'agent';
@@ -259,11 +273,10 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
       if (sameMasks(await cam.getMasks(), wantedMasks)) {
         // Already in place (after a reconnect, or set by an earlier run): nothing to push.
         if (!maskedByCamera) setMasked(true);
+        const recovered = masksFailing;
         masksFailing = false;
-        if (!masksEverVerified) {
-          masksEverVerified = true;
-          emit('masks-applied');
-        }
+        if (!masksEverVerified || recovered) emit(masksEverVerified ? 'masks-restored' : 'masks-applied');
+        masksEverVerified = true;
         return;
       }
       // Until the camera proves it masks again, the agent burns the masks in (Measures Art. 13).
@@ -292,7 +305,7 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
     try {
       checkDrift(await cam.clockDriftMs());
       // Masks removed in the camera's own web page are noticed at the next ping, not the next refresh.
-      if (maskedByCamera) await checkMasks(cam);
+      if (maskedByCamera || masksFailing) await checkMasks(cam);
     } catch (error) {
       dropSession();
       throw error;
@@ -341,7 +354,7 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
     if (inventory.snapshotUri === null) {
       throw new CameraError('protocol', 'the camera offers no snapshot URI (optional in Profile S): set source.snapshotUrl, or use an rtsp source', { details: { reason: 'no-snapshot-uri' } });
     }
-    return trustedCameraUri(inventory.snapshotUri, camera.onvif?.url, 'source.snapshotUrl');
+    return trustedCameraUri(inventory.snapshotUri, camera.onvif?.url, 'source.snapshotUrl', onvifAddresses);
   }
 
   async function snapshotLoop(signal: AbortSignal, intervalMs: number): Promise<void> {
@@ -367,7 +380,7 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
           if (signal.aborted) return;
           if (error instanceof Skip || gateOpen !== true) {
             // nothing to poll yet, or paused meanwhile
-          } else if (isCamwardenError(error) && ['no-snapshot-uri', 'foreign-host'].includes(String((error.details as { reason?: unknown } | undefined)?.reason))) {
+          } else if (isCamwardenError(error) && ['no-snapshot-uri', 'foreign-host', 'foreign-scheme'].includes(String((error.details as { reason?: unknown } | undefined)?.reason))) {
             // Nothing the camera can fix by answering again: the config must name the URL.
             setChannel('snapshot', failure(error));
           } else if (error instanceof CameraError && error.kind === 'protocol') {
@@ -419,10 +432,12 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
     const rtsp = camera.source;
     let url: string;
     let started: Service;
+    // Each run of ffmpeg gets its own signal, dropped with it: no listener piles up on the camera's.
+    const own = new AbortController();
     try {
-      const raw = rtsp.rtspUrl ?? (inventory?.streamUri == null ? undefined : trustedCameraUri(inventory.streamUri, camera.onvif?.url, 'source.rtspUrl'));
-      if (raw === undefined) return;
-      url = withCredentials(raw, camera.onvif?.username, password);
+      const wanted = wantedStreamUrl();
+      if (wanted === undefined) return;
+      url = wanted;
       started = d.frameSource({
         cameraId: id,
         url,
@@ -435,20 +450,25 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
       });
     } catch (error) {
       const f = failure(error);
+      lastError = { reason: f.reason, code: f.code, message: f.message, at: clock.now().toISOString() };
       if (!sourceFailing) emit('stream-failed', { reason: f.reason, code: f.code, message: f.message });
       sourceFailing = true;
       return;
     }
+    if (sourceFailing) emit('stream-restarted');
     sourceFailing = false;
+    const unlink = (): void => own.abort();
+    signal.addEventListener('abort', unlink, { once: true });
     source = started;
     sourceUrl = url;
+    sourceAbort = { controller: own, dispose: () => signal.removeEventListener('abort', unlink) };
     const startFailed = (error: unknown): void => {
       log.error({ err: error instanceof Error ? redact(error.message) : 'unknown' }, 'frame source failed to start');
       if (source === started) source = undefined;
       emit('stream-failed', { reason: 'start-failed' });
     };
     try {
-      Promise.resolve(started.start(signal)).catch(startFailed);
+      Promise.resolve(started.start(own.signal)).catch(startFailed);
     } catch (error) {
       startFailed(error);
     }
@@ -458,6 +478,8 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
     const s = source;
     source = undefined;
     sourceUrl = undefined;
+    sourceAbort?.dispose();
+    sourceAbort = undefined;
     if (s === undefined) return sourceStopping ?? Promise.resolve();
     const stopping: Promise<void> = Promise.resolve()
       .then(() => s.stop())
@@ -471,12 +493,10 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
 
   /** After a refresh: a stream URI or password that changed means a new ffmpeg. */
   function restartFrameSourceIfChanged(signal: AbortSignal): void {
-    if (source === undefined || camera.source?.mode !== 'rtsp' || camera.source.rtspUrl !== undefined) return;
-    const raw = inventory?.streamUri;
-    if (raw == null) return;
+    if (source === undefined) return;
     let url: string | undefined;
     try {
-      url = withCredentials(trustedCameraUri(raw, camera.onvif?.url, 'source.rtspUrl'), camera.onvif?.username, password);
+      url = wantedStreamUrl();
     } catch {
       url = undefined;
     }

@@ -1,3 +1,5 @@
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import type { CameraConfig } from '../config/schema.js';
 import { CamwardenError } from '../errors.js';
 import type { InventoryStore } from './inventory-store.js';
@@ -23,11 +25,17 @@ export function withCredentials(raw: string, username: string | undefined, passw
  * host must not receive the password. A camera whose streams live elsewhere (an NVR, NAT) needs the
  * URL in the config, where the operator vouches for it.
  */
-export function trustedCameraUri(reported: string, onvifUrl: string | undefined, field: string): string {
+export function trustedCameraUri(reported: string, onvifUrl: string | undefined, field: string, onvifAddresses: readonly string[] = []): string {
+  const url = new URL(reported);
+  const schemes = field === 'source.rtspUrl' ? ['rtsp:', 'rtsps:'] : ['http:', 'https:'];
+  if (!schemes.includes(url.protocol)) {
+    throw new CamwardenError('camera.protocol', `the camera reports ${field} as a ${url.protocol} URI; only ${schemes.join(' or ')} is used`, { field, details: { reason: 'foreign-scheme' } });
+  }
   if (onvifUrl === undefined) return reported;
-  const host = new URL(reported).hostname.toLowerCase();
-  const expected = new URL(onvifUrl).hostname.toLowerCase();
-  if (host !== expected) {
+  const host = bare(url.hostname);
+  const expected = bare(new URL(onvifUrl).hostname);
+  // A camera addressed by name usually reports its IP address: the addresses the name resolved to count.
+  if (host !== expected && !onvifAddresses.map(bare).includes(host)) {
     throw new CamwardenError('camera.protocol', `the camera reports ${field} on host ${host}, not on its ONVIF host ${expected}; set ${field} in the config to use it`, {
       field, details: { reason: 'foreign-host' },
     });
@@ -35,10 +43,26 @@ export function trustedCameraUri(reported: string, onvifUrl: string | undefined,
   return reported;
 }
 
+function bare(host: string): string {
+  return host.toLowerCase().replace(/^\[|\]$/g, '');
+}
+
+/** The addresses the ONVIF host name resolves to (none for an address, or when it does not resolve). */
+export async function resolveOnvifHost(onvifUrl: string | undefined): Promise<string[]> {
+  if (onvifUrl === undefined) return [];
+  const host = bare(new URL(onvifUrl).hostname);
+  if (isIP(host) !== 0) return [];
+  try {
+    return (await lookup(host, { all: true })).map((a) => a.address);
+  } catch {
+    return [];
+  }
+}
+
 export async function cameraStreamUrl(camera: CameraConfig, inventory: Pick<InventoryStore, 'get'>): Promise<string> {
   const configured = camera.source?.mode === 'rtsp' ? camera.source.rtspUrl : undefined;
   const reported = inventory.get(camera.id)?.inventory?.streamUri ?? undefined;
-  const raw = configured ?? (reported === undefined ? undefined : trustedCameraUri(reported, camera.onvif?.url, 'source.rtspUrl'));
+  const raw = configured ?? (reported === undefined ? undefined : trustedCameraUri(reported, camera.onvif?.url, 'source.rtspUrl', await resolveOnvifHost(camera.onvif?.url)));
   if (raw === undefined) {
     throw new CamwardenError('not-found', `camera ${camera.id} has no known RTSP stream: set source.rtspUrl, or let the agent read its ONVIF inventory first`, { field: 'source.rtspUrl' });
   }

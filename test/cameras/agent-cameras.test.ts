@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -58,6 +58,21 @@ async function startAgent(e: AgentEnv) {
 const actions = (e: AgentEnv, camera: string) => e.services.audit.tail(10_000).filter((a) => a.object === `camera:${camera}`).map((a) => a.action);
 
 
+/** ffmpeg processes whose command line mentions `needle` (the camera's RTSP host:port). */
+function ffmpegsFor(needle: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+      if (argv[0]?.endsWith('ffmpeg') && argv.some((a) => a.includes(needle))) pids.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
 describe('agent with cameras', () => {
   it('captures RTSP frames while the notice is current, and stops at its expiry: nothing captured after it is stored', async () => {
     const sim = await simulator('cam-rtsp', { rtsp: true });
@@ -74,6 +89,8 @@ describe('agent with cameras', () => {
     const agent = await startAgent(e);
     const sup = agent.cameras()[0]!;
     await waitFor('stored RTSP frames', () => e.services.images.count() >= 3);
+    const rtspPort = new URL(sim.rtspUrl!).port;
+    expect(ffmpegsFor(`127.0.0.1:${rtspPort}`)).toHaveLength(1);
     await waitFor('the notice to expire', () => e.clock.now().getTime() > expiresAt + 1500, 10_000);
     const storedAtExpiry = e.services.images.count();
     await new Promise((r) => setTimeout(r, 600));
@@ -96,6 +113,8 @@ describe('agent with cameras', () => {
     const sent = sup.status().frames.sent;
     await new Promise((r) => setTimeout(r, 500));
     expect(sup.status().frames.sent).toBe(sent);
+    // Not just no frames: no ffmpeg is reading the camera's stream any more.
+    await waitFor('ffmpeg gone', () => ffmpegsFor(`127.0.0.1:${rtspPort}`).length === 0, 3000);
     expect(actions(e, 'cam-rtsp')).toContain('camera.online');
     console.info(`rtsp at 5 fps: ${images.length} stored before expiry, last ${expiresAt - last} ms before it; capture paused ${pausedAfterMs} ms after it`);
   }, 40_000);
@@ -204,4 +223,20 @@ describe('agent with cameras', () => {
       db.close();
     }
   }, 40_000);
+
+  it('gives ffmpeg no credentials for a stream the camera reports on another host, and says so', async () => {
+    const sim = await simulator('cam-nat', { rtsp: true, advertisedHost: '127.0.0.2' });
+    const e = agentEnv([
+      { id: 'cam-nat', location: 'Gate', locationClass: 'entrance', onvif: { url: sim.deviceUrl, username: USER, passwordFile: '/replaced' }, source: { mode: 'rtsp', fps: 2 } },
+    ]);
+    await verifiedNotice(e.services, ['cam-nat']);
+    const agent = await startAgent(e);
+    await waitFor('stream-failed', () => actions(e, 'cam-nat').includes('camera.stream-failed'));
+    const failed = e.services.audit.tail(100).find((a) => a.action === 'camera.stream-failed')!;
+    expect(JSON.parse(failed.detail!)).toMatchObject({ reason: 'foreign-host' });
+    expect(agent.cameras()[0]!.status().lastError).toMatchObject({ reason: 'foreign-host' });
+    expect(ffmpegsFor('127.0.0.2')).toEqual([]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(actions(e, 'cam-nat').filter((a) => a === 'camera.stream-failed')).toHaveLength(1);
+  }, 30_000);
 });

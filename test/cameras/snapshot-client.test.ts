@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CameraError } from '../../agent/cameras/onvif-camera.js';
 import { fetchSnapshot, parseChallenge, type Challenge } from '../../agent/cameras/snapshot-client.js';
+import { resolveOnvifHost, trustedCameraUri } from '../../agent/cameras/stream-url.js';
 import { createCameraSimulator, type CameraSimulator } from '../fixtures/camera-simulator/index.js';
 
 const USER = 'operator';
@@ -147,5 +148,17 @@ describe('fetchSnapshot', () => {
   it('prefers Digest over Basic when a camera offers both', () => {
     expect(parseChallenge('Basic realm="a", Digest realm="b", nonce="n", qop="auth,auth-int"')).toMatchObject({ scheme: 'digest', realm: 'b', qop: 'auth' });
     expect(parseChallenge('Digest realm="b", nonce="n", algorithm=SHA-512-256')).toBeUndefined();
+  });
+});
+
+describe('trustedCameraUri', () => {
+  it('hands credentials only to URIs on the camera\'s ONVIF host or an address its name resolves to', async () => {
+    expect(trustedCameraUri('http://10.0.0.7/snap.jpg', 'http://10.0.0.7:8080/onvif/device_service', 'source.snapshotUrl')).toBe('http://10.0.0.7/snap.jpg');
+    expect(() => trustedCameraUri('http://10.0.0.8/snap.jpg', 'http://10.0.0.7/onvif/device_service', 'source.snapshotUrl')).toThrow(/not on its ONVIF host/);
+    expect(trustedCameraUri('rtsp://10.0.0.7/live', 'http://cam-7.example/onvif/device_service', 'source.rtspUrl', ['10.0.0.7'])).toBe('rtsp://10.0.0.7/live');
+    expect(() => trustedCameraUri('file:///etc/passwd', 'http://10.0.0.7/onvif/device_service', 'source.rtspUrl')).toThrow(/only rtsp: or rtsps:/);
+    expect(() => trustedCameraUri('rtsp://10.0.0.7/live', 'http://10.0.0.7/onvif/device_service', 'source.snapshotUrl')).toThrow(/only http: or https:/);
+    expect(await resolveOnvifHost('http://localhost:8080/onvif/device_service')).toContain('127.0.0.1');
+    expect(await resolveOnvifHost('http://10.0.0.7/onvif/device_service')).toEqual([]);
   });
 });
