@@ -55,6 +55,11 @@ export async function fetchSnapshot(url: string, opts: SnapshotOptions): Promise
       if (res.status === 401) {
         const next = parseChallenge(res.headers.get('www-authenticate'));
         if (next === undefined) throw new CameraError('protocol', `${where} asked for an authentication scheme this agent does not speak`, { details: { reason: 'auth-scheme' } });
+        // A camera that offers Digest (in a variant we cannot answer) beside Basic does not get the
+        // password in clear over plain HTTP: that is a downgrade, whoever put Basic in the answer.
+        if (next.scheme === 'basic' && target.protocol === 'http:' && /\bDigest\s/i.test(res.headers.get('www-authenticate') ?? '')) {
+          throw new CameraError('auth', `${where} offers only a Digest variant this agent cannot answer; the password is not sent in clear instead`, { details: { reason: 'auth-downgrade' } });
+        }
         // One retry after a fresh challenge, or after a cached one went stale; a second 401 is a refusal.
         if (username === '' || attempt > 0) {
           challenges.delete(origin);

@@ -145,6 +145,23 @@ describe('fetchSnapshot', () => {
     expect(getEventListeners(signal, 'abort')).toHaveLength(0);
   });
 
+  it('does not fall back to Basic over plain HTTP when the camera also offers a Digest it cannot answer', async () => {
+    let authorizations = 0;
+    const server = createServer((req, res) => {
+      if (req.headers.authorization) authorizations += 1;
+      res.writeHead(401, { 'WWW-Authenticate': 'Digest realm="cam", nonce="n1", algorithm=SHA-512-256, Basic realm="cam"' }).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/snap.jpg`;
+      const e = await caught(fetchSnapshot(url, { username: USER, password: PASS, timeoutMs: 2000 }));
+      expect(e.details).toMatchObject({ reason: 'auth-downgrade' });
+      expect(authorizations).toBe(0);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
   it('prefers Digest over Basic when a camera offers both', () => {
     expect(parseChallenge('Basic realm="a", Digest realm="b", nonce="n", qop="auth,auth-int"')).toMatchObject({ scheme: 'digest', realm: 'b', qop: 'auth' });
     expect(parseChallenge('Digest realm="b", nonce="n", algorithm=SHA-512-256')).toBeUndefined();
