@@ -527,6 +527,8 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
   }
 
   async function gateLoop(signal: AbortSignal, everyMs: number): Promise<void> {
+    // The spread start applies to the gate too: it is what starts an RTSP camera without ONVIF.
+    await sleep(d.startDelayMs ?? 0, signal);
     while (!signal.aborted) {
       try {
         checkGate(signal);
@@ -552,7 +554,7 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
       gateOpen = null;
       sourceSignal = inner;
       if (camera.source?.mode === 'snapshot' || camera.source?.mode === 'rtsp') {
-        checkGate(inner);
+        if ((d.startDelayMs ?? 0) === 0) checkGate(inner);
         loops.push(gateLoop(inner, d.gateIntervalMs ?? 250));
       }
       if (camera.onvif !== undefined) {
