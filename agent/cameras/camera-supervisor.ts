@@ -137,7 +137,8 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
   let sourceFailing = false;
   /** What the ONVIF host name resolved to at the last refresh: URIs naming these addresses are the camera's. */
   let onvifAddresses: string[] = [];
-  let sourceAbort: { controller: AbortController; dispose(): void } | undefined;
+  /** Takes the running source's abort listener off the camera's signal. */
+  let unlinkSource: (() => void) | undefined;
 
   /** The RTSP URL ffmpeg should be given now (credentials in it), or undefined while unknown. */
   function wantedStreamUrl(): string | undefined {
@@ -365,21 +366,22 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
       let delay = intervalMs;
       if (gateOpen === true) {
         try {
-          const url = snapshotUrl();
-          if (url === undefined) throw new Skip();
-          const pw = await loadPassword();
-          const bytes = await snapshot(url, {
-            ...(camera.onvif ? { username: camera.onvif.username, password: pw } : {}),
-            timeoutMs: d.onvif.timeoutMs, signal, challenges,
-          });
-          failures = 0;
-          // A poll that ended after capture paused says nothing the paused channel should keep.
-          if (gateOpen === true) setChannel('snapshot', { ok: true });
-          if (!(await ingest(bytes, 'snapshot'))) return;
+          const url = snapshotUrl(); // undefined until the inventory is read
+          if (url !== undefined) {
+            const pw = await loadPassword();
+            const bytes = await snapshot(url, {
+              ...(camera.onvif ? { username: camera.onvif.username, password: pw } : {}),
+              timeoutMs: d.onvif.timeoutMs, signal, challenges,
+            });
+            failures = 0;
+            // A poll that ended after capture paused says nothing the paused channel should keep.
+            if (gateOpen === true) setChannel('snapshot', { ok: true });
+            if (!(await ingest(bytes, 'snapshot'))) return;
+          }
         } catch (error) {
           if (signal.aborted) return;
-          if (error instanceof Skip || gateOpen !== true) {
-            // nothing to poll yet, or paused meanwhile
+          if (gateOpen !== true) {
+            // paused meanwhile: the failure says nothing the paused channel should keep
           } else if (isCamwardenError(error) && ['no-snapshot-uri', 'foreign-host', 'foreign-scheme'].includes(String((error.details as { reason?: unknown } | undefined)?.reason))) {
             // Nothing the camera can fix by answering again: the config must name the URL.
             setChannel('snapshot', failure(error));
@@ -461,7 +463,7 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
     signal.addEventListener('abort', unlink, { once: true });
     source = started;
     sourceUrl = url;
-    sourceAbort = { controller: own, dispose: () => signal.removeEventListener('abort', unlink) };
+    unlinkSource = () => signal.removeEventListener('abort', unlink);
     const startFailed = (error: unknown): void => {
       log.error({ err: error instanceof Error ? redact(error.message) : 'unknown' }, 'frame source failed to start');
       if (source === started) source = undefined;
@@ -478,8 +480,8 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
     const s = source;
     source = undefined;
     sourceUrl = undefined;
-    sourceAbort?.dispose();
-    sourceAbort = undefined;
+    unlinkSource?.();
+    unlinkSource = undefined;
     if (s === undefined) return sourceStopping ?? Promise.resolve();
     const stopping: Promise<void> = Promise.resolve()
       .then(() => s.stop())
@@ -565,7 +567,6 @@ export function createCameraSupervisor(d: CameraSupervisorDeps): CameraSuperviso
         loops.push(snapshotLoop(inner, camera.source.intervalSeconds * 1000));
       }
       if (camera.source?.mode === 'rtsp' && d.frameSource === undefined) log.warn('rtsp source configured but no frame source is wired; no frames');
-      if (camera.source?.mode === 'rtsp' && camera.onvif === undefined) startFrameSource(inner);
       // Every loop catches its own failures; this only keeps a bug from becoming an unhandled rejection.
       loops = loops.map((p) => p.catch((error: unknown) => log.error({ err: error }, 'camera supervisor loop failed')));
     },
@@ -611,6 +612,3 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     signal.addEventListener('abort', done, { once: true });
   });
 }
-
-/** Thrown inside a poll that has nothing to do yet (no inventory): not a failure. */
-class Skip extends Error {}

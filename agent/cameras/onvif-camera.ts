@@ -216,11 +216,8 @@ export async function connectCamera(opts: ConnectOptions): Promise<OnvifCamera> 
     const response = obj(body[`${what}Response`]);
     const found = str(obj(response?.MediaUri)?.Uri) ?? str(response?.Uri);
     if (found === undefined) throw protocol(what, address, 'no Uri in the answer');
-    const clean = withoutCredentials(found, what, address);
-    // Whatever else the camera says, ffmpeg and the snapshot client are never handed file:, concat: and the like.
-    const allowed = what === 'GetStreamUri' ? ['rtsp:', 'rtsps:'] : ['http:', 'https:'];
-    if (!allowed.includes(new URL(clean).protocol)) throw protocol(what, address, `the URI in the answer is not ${allowed.join(' or ')}`);
-    return clean;
+    // Recorded as the camera said it; trustedCameraUri (stream-url.ts) decides before any use.
+    return withoutCredentials(found, what, address);
   }
 
   async function sourceConfigToken(): Promise<string> {

@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DAY_MS } from '../../agent/clock.js';
 import { addMonths, createPiaRegister, type PiaContent, type PiaRegister } from '../../agent/assessments/pia-register.js';
-import { CamwardenError } from '../../agent/errors.js';
 import { verifyEnvelope } from '../../agent/reporting/protocol.js';
 import { makeTestEnv, type TestEnv } from '../helpers/test-env.js';
+import { errorOf } from '../helpers/errors.js';
 
 const CONTENT: PiaContent = {
   lawfulness: 'Face matching at the staff entrance only, for access control; card and PIN remain available.',
@@ -11,16 +11,6 @@ const CONTENT: PiaContent = {
   risks: 'Leak or misuse of templates; mitigated by encryption and role-based access.',
   safeguards: 'AES-256 at rest, no upload, quarterly access review.',
 };
-
-function errorOf(fn: () => unknown): CamwardenError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof CamwardenError) return error;
-    throw error;
-  }
-  throw new Error('expected a CamwardenError');
-}
 
 let env: TestEnv;
 let pias: PiaRegister;

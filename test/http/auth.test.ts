@@ -1,9 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildServer } from '../../agent/http/build-server.js';
 import { createAuth, hashToken, newToken } from '../../agent/http/auth.js';
-import { silentLogger } from '../../agent/log.js';
-import { makeAgentEnv, type AgentEnv } from '../helpers/agent-env.js';
+import type { AgentEnv } from '../helpers/agent-env.js';
+import { makeTestServer, type TestServer } from '../helpers/test-server.js';
 
 describe('bearer tokens', () => {
   it('makes cw_-prefixed tokens of 32 random bytes and hashes them to lowercase SHA-256 hex', () => {
@@ -31,15 +30,12 @@ describe('role guard over HTTP (Shenzhen Art. 11(5))', () => {
   let app: FastifyInstance;
   const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
 
+  let server: TestServer;
   beforeAll(async () => {
-    env = makeAgentEnv();
-    app = buildServer({ services: env.services, log: silentLogger });
-    await app.ready();
+    server = await makeTestServer();
+    ({ env, app } = server);
   });
-  afterAll(async () => {
-    await app.close();
-    env.cleanup();
-  });
+  afterAll(() => server.close());
 
   it('answers 401 auth.missing without a token, with a challenge', async () => {
     const r = await app.inject({ method: 'GET', url: '/v1/notices' });

@@ -2,25 +2,21 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildServer } from '../../agent/http/build-server.js';
-import { silentLogger } from '../../agent/log.js';
-import { makeAgentEnv, sampleJpeg, sampleNoticeContent, type AgentEnv } from '../helpers/agent-env.js';
+import { sampleJpeg, sampleNoticeContent, type AgentEnv } from '../helpers/agent-env.js';
+import { makeTestServer, type TestServer } from '../helpers/test-server.js';
 
 describe('notices over HTTP', () => {
+  let server: TestServer;
   let env: AgentEnv;
   let app: FastifyInstance;
-  const as = (role: keyof AgentEnv['tokens']) => ({ authorization: `Bearer ${env.tokens[role]}` });
+  const as = (role: keyof AgentEnv['tokens']) => server.as(role);
   const create = (payload: unknown) => app.inject({ method: 'POST', url: '/v1/notices', headers: as('operator'), payload: payload as object });
 
   beforeEach(async () => {
-    env = makeAgentEnv();
-    app = buildServer({ services: env.services, log: silentLogger });
-    await app.ready();
+    server = await makeTestServer();
+    ({ env, app } = server);
   });
-  afterEach(async () => {
-    await app.close();
-    env.cleanup();
-  });
+  afterEach(() => server.close());
 
   it('refuses a body missing a field with 400 input.invalid naming the field', async () => {
     const content = sampleNoticeContent();

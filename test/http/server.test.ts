@@ -10,6 +10,7 @@ import { createAgent, type AgentServices } from '../../agent/agent.js';
 import { buildServer } from '../../agent/http/build-server.js';
 import { silentLogger } from '../../agent/log.js';
 import { makeAgentEnv, type AgentEnv } from '../helpers/agent-env.js';
+import { makeTestServer, type TestServer } from '../helpers/test-server.js';
 
 const ROUTES = [
   ['get', '/v1/health'],
@@ -31,19 +32,16 @@ const ROUTES = [
 ] as const;
 
 describe('the HTTP server', () => {
+  let server: TestServer;
   let env: AgentEnv;
   let app: FastifyInstance;
-  const as = (role: keyof AgentEnv['tokens']) => ({ authorization: `Bearer ${env.tokens[role]}` });
+  const as = (role: keyof AgentEnv['tokens']) => server.as(role);
 
   beforeEach(async () => {
-    env = makeAgentEnv();
-    app = buildServer({ services: env.services, log: silentLogger });
-    await app.ready();
+    server = await makeTestServer();
+    ({ env, app } = server);
   });
-  afterEach(async () => {
-    await app.close();
-    env.cleanup();
-  });
+  afterEach(() => server.close());
 
   it('answers health without a token', async () => {
     const r = await app.inject({ method: 'GET', url: '/v1/health' });

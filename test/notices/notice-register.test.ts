@@ -7,6 +7,7 @@ import type { NoticeContent, NoticeText } from '../../agent/notices/notice-conte
 import { createNoticeRegister, noticeState, type NoticeRegister } from '../../agent/notices/notice-register.js';
 import { verifyEnvelope } from '../../agent/reporting/protocol.js';
 import { makeTestEnv, type TestEnv } from '../helpers/test-env.js';
+import { errorOf } from '../helpers/errors.js';
 
 const REVERIFY_DAYS = 90;
 const CAMERAS = ['cam-north', 'cam-lobby', 'cam-east'];
@@ -35,16 +36,6 @@ function content(opts: { face?: boolean; zh?: Partial<NoticeText>; en?: Partial<
     text: { zh: text(opts.zh), ...(opts.en ? { en: text(opts.en) } : {}) },
     placement: { location: '北门入口左侧', distanceMeters: 2 },
   };
-}
-
-function errorOf(fn: () => unknown): CamwardenError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof CamwardenError) return error;
-    throw error;
-  }
-  throw new Error('expected a CamwardenError');
 }
 
 let env: TestEnv;
