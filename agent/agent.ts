@@ -146,6 +146,7 @@ export function buildServices(opts: BuildOptions): AgentServices {
       ids,
       log,
       close: () => {
+        blobs.close();
         if (db.open) db.close();
       },
     };

@@ -3,7 +3,7 @@ import type { Clock, Ids } from '../clock.js';
 import { ID_PATTERN } from '../config/schema.js';
 import { CamwardenError } from '../errors.js';
 import type { Outbox } from '../reporting/outbox.js';
-import type { Db } from '../store/open-database.js';
+import { writeTransaction, type Db } from '../store/open-database.js';
 
 /**
  * Personal-information impact assessments for face processing (Measures Art. 9; PIPL Art. 55-56):
@@ -183,10 +183,7 @@ export function createPiaRegister(deps: PiaRegisterDeps): PiaRegister {
   }
 
   // Immediate: the version number is read and then written, and the CLI may add from another process.
-  function tx<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
-    const t = db.transaction(fn);
-    return (...args) => (db.inTransaction ? t(...args) : t.immediate(...args));
-  }
+  const tx = <A extends unknown[], R>(fn: (...args: A) => R) => writeTransaction(db, fn);
 
   const addTx = tx((input: Omit<Row, 'id' | 'version' | 'created_at' | 'latest'>, content: PiaContent, cameras: string[], actor: string): Pia => {
     const id = ids.next();

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import { canonicalJson } from '../canonical-json.js';
-import type { Db } from '../store/open-database.js';
+import { writeTransaction, type Db } from '../store/open-database.js';
 
 /**
  * The append-only, hash-chained audit log (Shenzhen Art. 75: record the full process of data
@@ -102,7 +102,7 @@ export function createAuditLog({ db, clock }: { db: Db; clock: Clock }): AuditLo
 
   // Reads the chain head and inserts in one write transaction, so two processes
   // (the agent and an operator's CLI) never fork the chain.
-  const appendTx = db.transaction((input: AuditInput): AuditEntry => {
+  const appendTx = writeTransaction(db, (input: AuditInput): AuditEntry => {
     const head = last.get();
     const entry: Omit<AuditEntry, 'hash'> = {
       seq: (head?.seq ?? 0) + 1,
@@ -121,7 +121,7 @@ export function createAuditLog({ db, clock }: { db: Db; clock: Clock }): AuditLo
   });
 
   return {
-    append: (input) => (db.inTransaction ? appendTx(input) : appendTx.immediate(input)),
+    append: appendTx,
     verify(onProgress) {
       const total = countStmt.get()?.n ?? 0;
       let prev = GENESIS_HASH;

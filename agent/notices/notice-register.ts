@@ -4,7 +4,7 @@ import { addDays, type Clock, type Ids } from '../clock.js';
 import { CamwardenError } from '../errors.js';
 import type { Outbox } from '../reporting/outbox.js';
 import type { BlobStore } from '../store/blob-store.js';
-import type { Db } from '../store/open-database.js';
+import { writeTransaction, type Db } from '../store/open-database.js';
 import { checkNoticeContent, type NoticeContent } from './notice-content.js';
 
 /**
@@ -105,6 +105,14 @@ function nonEmpty(value: unknown): value is string {
   return typeof value === 'string' && value.trim() !== '';
 }
 
+/** Notice writes made through any register on a connection (PRAGMA data_version only counts other connections'). */
+const noticeWrites = new WeakMap<Db, { n: number }>();
+function writesOn(db: Db): { n: number } {
+  let w = noticeWrites.get(db);
+  if (w === undefined) noticeWrites.set(db, (w = { n: 0 }));
+  return w;
+}
+
 export function createNoticeRegister(deps: NoticeRegisterDeps): NoticeRegister {
   const { db, audit, outbox, blobs, clock, reverifyDays, knownCameras } = deps;
   if (!Number.isFinite(reverifyDays) || reverifyDays <= 0) {
@@ -127,6 +135,11 @@ export function createNoticeRegister(deps: NoticeRegisterDeps): NoticeRegister {
      WHERE nc.camera_id = ? AND n.state = 'verified' AND n.expires_at > ? AND n.verified_at <= ?
      ORDER BY n.verified_at DESC, n.rowid DESC LIMIT 1`,
   );
+  const nextVerified = db.prepare<[string, string], { next: string | null }>(
+    `SELECT min(n.verified_at) AS next FROM notice_cameras nc JOIN notices n ON n.id = nc.notice_id
+     WHERE nc.camera_id = ? AND n.state = 'verified' AND n.verified_at > ?`,
+  );
+  const dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
   const setEvidence = db.prepare('UPDATE notices SET evidence_sha256 = ?, evidence_at = ?, evidence_file = ? WHERE id = ?');
   const setVerified = db.prepare("UPDATE notices SET state = 'verified', verified_by = ?, verified_at = ?, expires_at = ? WHERE id = ?");
   const setWithdrawn = db.prepare("UPDATE notices SET state = 'withdrawn', withdrawn_at = ?, withdrawn_reason = ? WHERE id = ?");
@@ -179,9 +192,39 @@ export function createNoticeRegister(deps: NoticeRegisterDeps): NoticeRegister {
   }
 
   // Immediate: each body reads the row and then writes, and the CLI may write from another process.
-  function tx<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
-    const t = db.transaction(fn);
-    return (...args) => (db.inTransaction ? t(...args) : t.immediate(...args));
+  // currentFor runs for every frame (twice), so its answer is kept per camera while it cannot
+  // have changed: no commit by another connection (PRAGMA data_version stays the same), no notice
+  // write on this connection by any register (each bumps the connection's count, before and
+  // after, so a rolled-back write is covered too), and the time asked lies in [asked, until):
+  // until the notice expires or another notice for the camera becomes verified (a verification
+  // time ahead of the clock).
+  interface Answer { writes: number; dataVersion: number; from: number; until: number; row: Row | undefined }
+  const answers = new Map<string, Answer>();
+  const writes = writesOn(db);
+  const tx = <A extends unknown[], R>(fn: (...args: A) => R) => {
+    const t = writeTransaction(db, fn);
+    return (...args: A): R => {
+      writes.n += 1;
+      try {
+        return t(...args);
+      } finally {
+        writes.n += 1;
+      }
+    };
+  };
+
+  function currentRow(cameraId: string, now: Date): Row | undefined {
+    const at = now.getTime();
+    const version = dataVersion.get() ?? -1;
+    const cached = answers.get(cameraId);
+    if (cached && cached.writes === writes.n && cached.dataVersion === version && at >= cached.from && at < cached.until) return cached.row;
+    const t = now.toISOString();
+    const row = current.get(cameraId, t, t);
+    const next = nextVerified.get(cameraId, t)?.next;
+    const until = Math.min(row?.expires_at ? Date.parse(row.expires_at) : Infinity, next ? Date.parse(next) : Infinity);
+    // Not kept while a transaction is open: it might yet roll back what this answer saw.
+    if (!db.inTransaction) answers.set(cameraId, { writes: writes.n, dataVersion: version, from: at, until, row });
+    return row;
   }
 
   const addTx = tx((content: NoticeContent, cameras: string[], actor: string): Notice => {
@@ -288,8 +331,7 @@ export function createNoticeRegister(deps: NoticeRegisterDeps): NoticeRegister {
     },
 
     currentFor(cameraId, now) {
-      const t = now.toISOString();
-      const row = current.get(cameraId, t, t);
+      const row = currentRow(cameraId, now);
       return row === undefined ? undefined : toNotice(row, now);
     },
 

@@ -1,6 +1,6 @@
 import type { Clock, Ids } from '../clock.js';
 import type { AgentKeys } from '../keys/agent-keys.js';
-import type { Db } from '../store/open-database.js';
+import { writeTransaction, type Db } from '../store/open-database.js';
 import { PROTOCOL_VERSION, signEnvelope, type Envelope, type ReportKind } from './protocol.js';
 
 /**
@@ -22,7 +22,7 @@ export function createOutbox({ db, keys, agentId, clock, ids }: { db: Db; keys: 
   const mark = db.prepare('UPDATE outbox SET sent_at = ? WHERE seq = ?');
   const countStmt = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL');
 
-  const addTx = db.transaction((kind: ReportKind, body: Record<string, unknown>): Envelope => {
+  const addTx = writeTransaction(db, (kind: ReportKind, body: Record<string, unknown>): Envelope => {
     const seq = (nextSeq.get()?.seq ?? 0) + 1;
     const envelope = signEnvelope(
       { v: PROTOCOL_VERSION, id: ids.next(), agent: agentId, seq, ts: clock.now().toISOString(), kind, body, kid: keys.keyId },
@@ -33,7 +33,7 @@ export function createOutbox({ db, keys, agentId, clock, ids }: { db: Db; keys: 
   });
 
   return {
-    add: (kind, body) => (db.inTransaction ? addTx(kind, body) : addTx.immediate(kind, body)),
+    add: addTx,
     pending: (limit) => pendingStmt.all(limit).map((r) => JSON.parse(r.envelope) as Envelope),
     markSent: db.transaction((seqs: number[]) => {
       const now = clock.now().toISOString();

@@ -81,3 +81,13 @@ export function openDatabase(file: string, options: OpenDatabaseOptions = {}): D
   if (!options.readonly) migrate(db);
   return db;
 }
+
+/**
+ * A write transaction that reads before it writes: BEGIN IMMEDIATE on its own, so another process
+ * (the operator's CLI) cannot slip in between the read and the write. Inside a caller's
+ * transaction the body simply runs there: no savepoint, one commit for the whole unit.
+ */
+export function writeTransaction<A extends unknown[], R>(db: Db, fn: (...args: A) => R): (...args: A) => R {
+  const t = db.transaction(fn);
+  return (...args) => (db.inTransaction ? fn(...args) : t.immediate(...args));
+}

@@ -44,6 +44,7 @@ export function makeTestEnv(opts: { start?: string; agentId?: string } = {}): Te
     const clock = manualClock(opts.start ?? TEST_START);
     const ids = sequentialIds();
     const openDb = db;
+    const blobs = createBlobStore({ dir: join(dir, 'blobs'), key: keys.dataKey });
     return {
       dir,
       db,
@@ -52,8 +53,9 @@ export function makeTestEnv(opts: { start?: string; agentId?: string } = {}): Te
       keys,
       audit: createAuditLog({ db, clock }),
       outbox: createOutbox({ db, keys, agentId: opts.agentId ?? TEST_AGENT_ID, clock, ids }),
-      blobs: createBlobStore({ dir: join(dir, 'blobs'), key: keys.dataKey }),
+      blobs,
       cleanup() {
+        blobs.close();
         if (openDb.open) openDb.close();
         rmSync(dir, { recursive: true, force: true });
       },

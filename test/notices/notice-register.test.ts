@@ -5,7 +5,10 @@ import { DAY_MS } from '../../agent/clock.js';
 import { CamwardenError } from '../../agent/errors.js';
 import type { NoticeContent, NoticeText } from '../../agent/notices/notice-content.js';
 import { createNoticeRegister, noticeState, type NoticeRegister } from '../../agent/notices/notice-register.js';
+import { createAuditLog } from '../../agent/audit/audit-log.js';
+import { createOutbox } from '../../agent/reporting/outbox.js';
 import { verifyEnvelope } from '../../agent/reporting/protocol.js';
+import { openDatabase } from '../../agent/store/open-database.js';
 import { makeTestEnv, type TestEnv } from '../helpers/test-env.js';
 import { errorOf } from '../helpers/errors.js';
 
@@ -191,8 +194,41 @@ describe('currentFor', () => {
   it('does not cover a frame stamped before the verification', async () => {
     const before = env.clock.now();
     env.clock.advance(1000);
-    await verified(['cam-north']);
+    const id = await verified(['cam-north']);
     expect(notices.currentFor('cam-north', before)).toBeUndefined();
+    // The answer for `before` must not be kept past the verification time (a clock set back).
+    expect(notices.currentFor('cam-north', new Date(before.getTime() + 999))).toBeUndefined();
+    expect(notices.currentFor('cam-north', new Date(before.getTime() + 1000))?.id).toBe(id);
+    expect(notices.currentFor('cam-north', before)).toBeUndefined();
+  });
+
+  it('sees a withdrawal committed by another connection (the CLI in another process)', async () => {
+    const id = await verified(['cam-north']);
+    const now = env.clock.now();
+    expect(notices.currentFor('cam-north', now)?.id).toBe(id);
+    const db2 = openDatabase(join(env.dir, 'agent.db'));
+    try {
+      const audit = createAuditLog({ db: db2, clock: env.clock });
+      const outbox = createOutbox({ db: db2, keys: env.keys, agentId: 'agent-cli', clock: env.clock, ids: env.ids });
+      const cli = createNoticeRegister({ ...env, db: db2, audit, outbox, reverifyDays: REVERIFY_DAYS, knownCameras: () => CAMERAS });
+      cli.withdraw(id, 'sign removed', 'op');
+    } finally {
+      db2.close();
+    }
+    expect(notices.currentFor('cam-north', now)).toBeUndefined();
+  });
+
+  it('forgets what it saw inside a notice write that rolled back', async () => {
+    const id = await verified(['cam-north']);
+    const now = env.clock.now();
+    expect(notices.currentFor('cam-north', now)?.id).toBe(id);
+    const rolledBack = env.db.transaction(() => {
+      notices.withdraw(id, 'mistake', 'op');
+      expect(notices.currentFor('cam-north', now)).toBeUndefined();
+      throw new Error('roll back');
+    });
+    expect(() => rolledBack.immediate()).toThrow('roll back');
+    expect(notices.currentFor('cam-north', now)?.id).toBe(id);
   });
 
   it('sees state changed by another process (a second register on the same database)', async () => {
