@@ -12,7 +12,7 @@ import type { BlobStore } from '../store/blob-store.js';
 import type { Db } from '../store/open-database.js';
 import { decideCaptureSafely, type CaptureDecision, type GateCamera, type GateRules } from './capture-gate.js';
 import type { ImageRecords } from './image-records.js';
-import { signTag, tagJpegParts, type TagFields } from './image-tag.js';
+import { signAndTagJpegParts, type TagFields } from './image-tag.js';
 import { walkJpeg } from './jpeg-walk.js';
 import { burnInMasks, type MaskPolygon } from '../cameras/privacy-mask.js';
 import { purposeTerms } from './purpose-terms.js';
@@ -98,7 +98,10 @@ export function createCaptureService(d: CaptureDeps): CaptureService {
     practice: { handler: s.handler, purpose: 'public-safety' as const, retentionDays: s.retentionDays },
   });
 
-  const commit = d.db.transaction((record: Parameters<ImageRecords['insert']>[0]) => {
+  // The notice is checked again inside the write transaction: one withdrawn or expired while the
+  // file was being written (even by the CLI in another process) means nothing is kept (PIPL Art. 26).
+  const commit = d.db.transaction((record: Parameters<ImageRecords['insert']>[0]): boolean => {
+    if (d.notices.currentFor(record.cameraId, new Date(record.storedAt))?.id !== record.noticeId) return false;
     d.images.insert(record);
     d.audit.append({
       actor: 'agent',
@@ -116,6 +119,7 @@ export function createCaptureService(d: CaptureDeps): CaptureService {
       purpose: 'public-safety',
       retainUntil: record.retainUntil,
     });
+    return true;
   });
 
   function blocked(cameraId: string, reason: string, rule: string, citation: string, message: string): IngestResult {
@@ -174,23 +178,17 @@ export function createCaptureService(d: CaptureDeps): CaptureService {
     };
     let tagged: Buffer[];
     try {
-      tagged = tagJpegParts(bytes, info, fields, signTag(fields, d.keys.signingKey));
+      tagged = signAndTagJpegParts(bytes, info, fields, d.keys.signingKey);
     } catch (error) {
       if (isCamwardenError(error)) return rejected(cameraId, error);
       throw error;
     }
     const blobFile = await d.blobs.write(id, tagged);
 
-    // The notice may have been withdrawn or expired while the file was written: nothing
-    // captured after that moment is kept (PIPL Art. 26).
     const after = d.clock.now();
-    const still = d.notices.currentFor(cameraId, after);
-    if (!still || still.id !== decision.notice.id) {
-      d.blobs.remove(blobFile);
-      return blocked(cameraId, 'no-notice', 'notice.required', s.rules.citations['notice'] ?? 'PIPL Art. 26', `notice ${decision.notice.id} ended while the frame was being stored`);
-    }
+    let kept: boolean;
     try {
-      commit.immediate({
+      kept = commit.immediate({
         id,
         cameraId,
         noticeId: decision.notice.id,
@@ -210,6 +208,10 @@ export function createCaptureService(d: CaptureDeps): CaptureService {
     } catch (error) {
       d.blobs.remove(blobFile);
       throw error;
+    }
+    if (!kept) {
+      d.blobs.remove(blobFile);
+      return blocked(cameraId, 'no-notice', 'notice.required', s.rules.citations['notice'] ?? 'PIPL Art. 26', `notice ${decision.notice.id} ended while the frame was being stored`);
     }
     counters.stored += 1;
     return { status: 'stored', imageId: id, bytes: tagged.reduce((n, p) => n + p.length, 0), width: info.width, height: info.height, noticeId: decision.notice.id };

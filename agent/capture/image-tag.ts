@@ -102,8 +102,12 @@ export function canonicalTagPayload(f: TagFields): Buffer {
 }
 
 export function signTag(f: TagFields, privateKey: KeyObject): string {
+  return signPayload(canonicalTagPayload(f), privateKey);
+}
+
+function signPayload(payload: Buffer, privateKey: KeyObject): string {
   if (privateKey.asymmetricKeyType !== 'ed25519') throw new CamwardenError('keys.invalid', 'image tags are signed with an Ed25519 key');
-  return sign(null, canonicalTagPayload(f), privateKey).toString('base64');
+  return sign(null, payload, privateKey).toString('base64');
 }
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', '\r': '&#xD;' };
@@ -114,6 +118,10 @@ const unescapeXml = (s: string): string => s.replace(/&(?:amp|lt|gt|quot|#xD);/g
 /** `cameraXmp` is the camera's whole APP1 XMP segment (JpegInfo.xmp), not just its packet. */
 export function buildXmpPacket(f: TagFields, signature: string, cameraXmp?: Buffer): Buffer {
   canonicalTagPayload(f); // same validation as the signed bytes
+  return renderXmpPacket(f, signature, cameraXmp);
+}
+
+function renderXmpPacket(f: TagFields, signature: string, cameraXmp: Buffer | undefined): Buffer {
   const source = cameraXmp?.toString('base64');
   const carried = cameraXmp === undefined ? undefined : cameraDescriptions(cameraXmp);
   // Verbatim camera fields are a courtesy to viewers; the base64 copy is what keeps us lossless.
@@ -195,8 +203,18 @@ export function tagJpeg(original: Buffer, info: JpegInfo, f: TagFields, signatur
 
 /** The tagged JPEG as slices of the original around the new segment: the capture path encrypts and writes them without concatenating. */
 export function tagJpegParts(original: Buffer, info: JpegInfo, f: TagFields, signature: string): Buffer[] {
+  canonicalTagPayload(f); // same validation as the signed bytes
+  return spliceTag(original, info, f, signature);
+}
+
+/** Signs and splices in one go, the fields validated and made canonical once: the capture path. */
+export function signAndTagJpegParts(original: Buffer, info: JpegInfo, f: TagFields, privateKey: KeyObject): Buffer[] {
+  return spliceTag(original, info, f, signPayload(canonicalTagPayload(f), privateKey));
+}
+
+function spliceTag(original: Buffer, info: JpegInfo, f: TagFields, signature: string): Buffer[] {
   const camera = info.xmp;
-  const packet = buildXmpPacket(f, signature, camera && original.subarray(camera.offset, camera.offset + camera.length));
+  const packet = renderXmpPacket(f, signature, camera && original.subarray(camera.offset, camera.offset + camera.length));
   let at = 2;
   if (camera !== undefined) at = camera.offset;
   else {

@@ -5,6 +5,7 @@ import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { untagJpeg, verifyTaggedJpeg } from '../../agent/capture/image-tag.js';
 import { exportImage } from '../../agent/purpose/export-image.js';
+import { openDatabase } from '../../agent/store/open-database.js';
 import { isCamwardenError } from '../../agent/errors.js';
 import { makeAgentEnv, sampleJpeg, sampleNoticeContent, verifiedNotice, type AgentEnv } from '../helpers/agent-env.js';
 
@@ -90,6 +91,47 @@ describe('the capture path', () => {
     s.notices.withdraw(id, 'sign removed for renovation', 'test');
     expect(await s.capture.ingest('cam-north-gate', jpeg)).toMatchObject({ status: 'blocked', reason: 'no-notice' });
     expect(s.images.count()).toBe(3);
+  });
+
+  it('keeps nothing when the notice ends while the frame is being written (withdrawn by another process, or expired)', async () => {
+    env = makeAgentEnv();
+    const s = env.services;
+    const id = await verifiedNotice(s, ['cam-north-gate']);
+    const jpeg = await sampleJpeg();
+    expect((await s.capture.ingest('cam-north-gate', jpeg)).status).toBe('stored');
+    const write = s.blobs.write.bind(s.blobs);
+    const during = async (what: () => void) => {
+      s.blobs.write = async (name, plaintext) => {
+        const file = await write(name, plaintext);
+        what();
+        return file;
+      };
+      try {
+        return await s.capture.ingest('cam-north-gate', jpeg);
+      } finally {
+        s.blobs.write = write;
+      }
+    };
+
+    // The operator's CLI: another connection to the same database file.
+    const cli = openDatabase(join(env.dir, 'data', 'camwarden.db'));
+    const withdrawnByCli = await during(() => {
+      cli.prepare("UPDATE notices SET state = 'withdrawn', withdrawn_at = ?, withdrawn_reason = 'cli' WHERE id = ?").run(env.clock.now().toISOString(), id);
+    });
+    cli.close();
+    expect(withdrawnByCli).toMatchObject({ status: 'blocked', reason: 'no-notice', message: expect.stringContaining('ended while the frame was being stored') });
+
+    const second = await verifiedNotice(s, ['cam-north-gate']);
+    const expiresAt = Date.parse(s.notices.get(second).expiresAt!);
+    env.clock.set(new Date(expiresAt - 1));
+    expect((await s.capture.ingest('cam-north-gate', jpeg)).status).toBe('stored');
+    const expired = await during(() => env.clock.set(new Date(expiresAt)));
+    expect(expired).toMatchObject({ status: 'blocked', reason: 'no-notice' });
+
+    expect(s.images.count()).toBe(2);
+    expect(s.blobs.list()).toHaveLength(2 + 2); // two images, two sign photos
+    expect(auditActions(env, 'image.store')).toHaveLength(2);
+    expect(s.outbox.pending(100).filter((e) => e.kind === 'image-stored')).toHaveLength(2);
   });
 
   it('blocks when the sign no longer says what the config does', async () => {

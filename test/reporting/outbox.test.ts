@@ -26,7 +26,9 @@ describe('the outbox', () => {
   it('detects a changed body, a replayed seq and another key', async () => {
     env = makeAgentEnv();
     const s = env.services;
-    const e = s.outbox.add('agent-status', { stored: 1 });
+    const added = s.outbox.add('agent-status', { stored: 1 });
+    const e = s.outbox.pending(10).find((x) => x.seq === added.seq)!;
+    expect(verifyEnvelope(e, s.keys.publicKey)).toBe(true);
     expect(verifyEnvelope({ ...e, body: { stored: 2 } }, s.keys.publicKey)).toBe(false);
     expect(verifyEnvelope({ ...e, seq: e.seq + 1 } as Envelope, s.keys.publicKey)).toBe(false);
     const other = makeAgentEnv();
@@ -35,6 +37,18 @@ describe('the outbox', () => {
     } finally {
       other.cleanup();
     }
+  });
+
+  it('signs when the publisher reads: the same signature each read, no signature kept in the row', () => {
+    env = makeAgentEnv();
+    const s = env.services;
+    s.outbox.add('agent-status', { stored: 1 });
+    const [first] = s.outbox.pending(1);
+    const [again] = s.outbox.pending(1);
+    expect(again).toEqual(first);
+    // What is stored has no signature to lift: only the agent key can make one.
+    const stored = s.db.prepare('SELECT envelope FROM outbox WHERE seq = ?').pluck().get(first!.seq) as string;
+    expect(JSON.parse(stored)).not.toHaveProperty('sig');
   });
 
   it('marks envelopes sent so the publisher drains oldest first', () => {
