@@ -23,6 +23,7 @@ import { createNoticeRegister, type NoticeRegister } from './notices/notice-regi
 import { createOutbox, type Outbox } from './reporting/outbox.js';
 import { createPurgeService, type PurgeService } from './retention/purge-service.js';
 import { createBlobStore, type BlobStore } from './store/blob-store.js';
+import { startCheckpointer, type Checkpointer } from './store/checkpointer.js';
 import { openDatabase, type Db } from './store/open-database.js';
 import { reconcileStore } from './store/reconcile.js';
 
@@ -249,6 +250,7 @@ export function createAgent(s: AgentServices): Lifecycle & { address(): string |
   const live = createAgentLiveView(s);
   const byCamera = new Map(supervisors.map((sup) => [sup.cameraId, sup]));
   const server = buildServer({ services: s, log: log.child({ component: 'http' }), live, cameraStatus: (id) => byCamera.get(id)?.status() });
+  let checkpointer: Checkpointer | undefined;
   const services: Service[] = [
     {
       name: 'store',
@@ -259,6 +261,14 @@ export function createAgent(s: AgentServices): Lifecycle & { address(): string |
       stop() {
         s.close();
       },
+    },
+    {
+      // Stopped after every writer, just before the store closes.
+      name: 'checkpoints',
+      start() {
+        checkpointer = startCheckpointer({ db: s.db, file: databaseFile(s.config), log: log.child({ component: 'store' }) });
+      },
+      stop: () => checkpointer?.stop(),
     },
     {
       name: 'capture',

@@ -3,7 +3,10 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { walkJpeg } from '../../agent/capture/jpeg-walk.js';
+import { databaseFile } from '../../agent/agent.js';
+import { silentLogger } from '../../agent/log.js';
 import { FolderSync, writeFileAtomic } from '../../agent/store/blob-store.js';
+import { startCheckpointer } from '../../agent/store/checkpointer.js';
 import { makeJpeg } from '../../test/fixtures/jpegs.js';
 import { makeAgentEnv, verifiedNotice } from '../../test/helpers/agent-env.js';
 import { fmt, throughput, time, timeInterleaved } from './stats.js';
@@ -20,6 +23,8 @@ export async function benchIngest(): Promise<void> {
   try {
     const s = env.services;
     await verifiedNotice(s, ['cam-north-gate']);
+    // As `camwarden run` does: WAL checkpoints on their own thread.
+    const checkpoints = startCheckpointer({ db: s.db, file: databaseFile(s.config), log: silentLogger });
     const floorDir = join(env.dir, 'floor');
     mkdirSync(floorDir);
     const key = randomBytes(32);
@@ -60,6 +65,7 @@ export async function benchIngest(): Promise<void> {
       console.log(`  sharp   re-encode + metadata ${fmt(reencode)}   ingest is ${(ingest.perSecond / reencode.perSecond).toFixed(1)}x faster (goal >= 15x)`);
     }
     folders.close();
+    await checkpoints.stop();
   } finally {
     env.cleanup();
   }
