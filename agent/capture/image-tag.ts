@@ -202,7 +202,7 @@ export function tagJpeg(original: Buffer, info: JpegInfo, f: TagFields, signatur
 }
 
 /** The tagged JPEG as slices of the original around the new segment: the capture path encrypts and writes them without concatenating. */
-export function tagJpegParts(original: Buffer, info: JpegInfo, f: TagFields, signature: string): Buffer[] {
+function tagJpegParts(original: Buffer, info: JpegInfo, f: TagFields, signature: string): Buffer[] {
   canonicalTagPayload(f); // same validation as the signed bytes
   return spliceTag(original, info, f, signature);
 }

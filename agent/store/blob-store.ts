@@ -124,14 +124,11 @@ export async function writeFileAtomic(dir: string, relative: string, bytes: Buff
     rmSync(temp, { force: true });
     throw error;
   }
-  if (folders) await folders.sync(folder);
-  else {
-    const once = new FolderSync(1);
-    try {
-      await once.sync(folder);
-    } finally {
-      once.close();
-    }
+  const sync = folders ?? new FolderSync(1);
+  try {
+    await sync.sync(folder);
+  } finally {
+    if (sync !== folders) sync.close();
   }
 }
 

@@ -42,10 +42,9 @@ parentPort.on('message', (m) => {
   parentPort.postMessage({ stopped: true });
   parentPort.close();
 });
-parentPort.postMessage({ started: true });
 `;
 
-type Message = { started: true } | { stopped: true } | { ok: false; error: string };
+type Message = { stopped: true } | { ok: false; error: string };
 
 export function startCheckpointer({ db, file, intervalMs = 1000, log }: { db: Db; file: string; intervalMs?: number; log: Logger }): Checkpointer {
   const sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
@@ -64,7 +63,7 @@ export function startCheckpointer({ db, file, intervalMs = 1000, log }: { db: Db
   const stopped = new Promise<void>((resolve) => {
     worker.on('message', (m: Message) => {
       if ('stopped' in m) resolve();
-      else if ('ok' in m && ++failures % 60 === 1) log.warn({ error: m.error, failures }, 'WAL checkpoint failed');
+      else if (++failures % 60 === 1) log.warn({ error: m.error, failures }, 'WAL checkpoint failed');
     });
     worker.on('error', (error) => fallBack(error.message));
     worker.on('exit', (code) => {
